@@ -1,0 +1,198 @@
+"""Images in, aligned 150x150 face chips out.
+
+* :func:`load_image` — any Pillow-readable file → uint8 RGB (H, W, 3), EXIF orientation
+  applied, grey / RGBA / 16-bit / palette / CMYK converted.
+* :class:`FaceDetector` — the interface a detector implements (``detect(image) -> boxes``);
+  :class:`DlibHogDetector` is dlib's HOG frontal-face detector.
+* :class:`FaceAligner` — the interface for landmark-based alignment;
+  :class:`DlibChipAligner` uses dlib's 5-point shape predictor and ``dlib.get_face_chip``
+  (size 150, padding 0.25), i.e. the same chips that ``face_recognition`` and dlib's
+  ``compute_face_descriptor(img, shape)`` encode.
+* :class:`FacePipeline` — detector + aligner → :class:`AlignedFace` records.
+
+dlib is imported lazily, so this module imports without it; constructing the dlib
+implementations without dlib installed raises :class:`~siamnet.errors.ModelError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from siamnet.errors import DataError, ModelError
+from siamnet.faces.resources import dlib_model_path
+
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def to_rgb_array(img) -> np.ndarray:
+    """A Pillow image (any mode) → contiguous uint8 RGB array (H, W, 3).
+
+    Alpha is composited over black; 16/32-bit integer images are scaled from 0..65535;
+    float images are taken as 0..1 when their maximum is ≤ 1, else as 0..255.
+    """
+    from PIL import Image
+
+    mode = img.mode
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode = img.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        if mode == "I" and arr.max(initial=0) <= 255:
+            grey = arr
+        else:
+            grey = arr / 257.0
+        grey = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        if arr.max(initial=0) <= 1.0:
+            arr = arr * 255.0
+        grey = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        img = Image.alpha_composite(background, rgba)
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read an image file as uint8 RGB (H, W, 3), upright according to its EXIF tag."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            return to_rgb_array(img)
+    except FileNotFoundError:
+        raise DataError(f"{path}: image file not found") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{path}: cannot read image: {exc}") from None
+
+
+# -- interfaces ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A detected face; ``right``/``bottom`` are exclusive, in image pixels."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+    score: float = 0.0
+
+    @property
+    def area(self) -> int:
+        return max(0, self.right - self.left) * max(0, self.bottom - self.top)
+
+
+@dataclass(frozen=True)
+class AlignedFace:
+    box: FaceBox
+    landmarks: np.ndarray  # (K, 2) float (x, y) in image pixels
+    chip: np.ndarray  # (150, 150, 3) uint8 RGB
+
+
+@runtime_checkable
+class FaceDetector(Protocol):
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        """Faces in a uint8 RGB image, best first."""
+        ...
+
+
+@runtime_checkable
+class FaceAligner(Protocol):
+    def align(self, image: np.ndarray, box: FaceBox) -> AlignedFace:
+        """Landmarks and the aligned chip of one detected face."""
+        ...
+
+
+def _import_dlib():
+    try:
+        import dlib
+    except ImportError:
+        raise ModelError(
+            "face detection needs dlib: pip install 'siamnet[faces]' (dlib-bin)"
+        ) from None
+    return dlib
+
+
+# -- dlib implementations ------------------------------------------------------------------
+
+
+class DlibHogDetector:
+    """dlib's HOG + linear SVM frontal face detector."""
+
+    def __init__(self, upsample: int = 1, threshold: float = 0.0):
+        self._dlib = _import_dlib()
+        self._detector = self._dlib.get_frontal_face_detector()
+        self.upsample = upsample
+        self.threshold = threshold
+
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        image = np.ascontiguousarray(image, dtype=np.uint8)
+        rects, scores, _ = self._detector.run(image, self.upsample, self.threshold)
+        boxes = [FaceBox(r.left(), r.top(), r.right() + 1, r.bottom() + 1, float(s))
+                 for r, s in zip(rects, scores)]
+        return sorted(boxes, key=lambda b: b.score, reverse=True)
+
+
+class DlibChipAligner:
+    """5-point landmarks + ``dlib.get_face_chip`` (the chips dlib's face ResNet expects)."""
+
+    def __init__(self, predictor_path: str | Path | None = None, size: int = CHIP_SIZE,
+                 padding: float = CHIP_PADDING):
+        self._dlib = _import_dlib()
+        path = predictor_path or dlib_model_path("shape_predictor_5_face_landmarks.dat")
+        self._predictor = self._dlib.shape_predictor(str(path))
+        self.size = size
+        self.padding = padding
+
+    def align(self, image: np.ndarray, box: FaceBox) -> AlignedFace:
+        dlib = self._dlib
+        image = np.ascontiguousarray(image, dtype=np.uint8)
+        rect = dlib.rectangle(box.left, box.top, box.right - 1, box.bottom - 1)
+        shape = self._predictor(image, rect)
+        points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+        chip = dlib.get_face_chip(image, shape, size=self.size, padding=self.padding)
+        return AlignedFace(box, points, np.ascontiguousarray(chip, dtype=np.uint8))
+
+
+class FacePipeline:
+    """Detector + aligner.  ``faces(image)`` → aligned faces, best detection first."""
+
+    def __init__(self, detector: FaceDetector | None = None, aligner: FaceAligner | None = None):
+        self.detector = detector if detector is not None else DlibHogDetector()
+        self.aligner = aligner if aligner is not None else DlibChipAligner()
+
+    def faces(self, image: np.ndarray, max_faces: int | None = None) -> list[AlignedFace]:
+        boxes = self.detector.detect(image)
+        if max_faces is not None:
+            boxes = boxes[:max_faces]
+        return [self.aligner.align(image, b) for b in boxes]
+
+    def largest_face(self, image: np.ndarray) -> AlignedFace | None:
+        """The aligned chip of the largest detected face, or None when there is none."""
+        boxes = self.detector.detect(image)
+        if not boxes:
+            return None
+        return self.aligner.align(image, max(boxes, key=lambda b: b.area))
+
+    def chip_from_file(self, path: str | Path) -> np.ndarray | None:
+        face = self.largest_face(load_image(path))
+        return None if face is None else face.chip

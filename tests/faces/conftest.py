@@ -1,0 +1,123 @@
+"""Fixtures for the face-encoder tests (self-contained; see face_data_root)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# identities/images used for the equality tests (celeba_faces): the first IMAGES_PER_ID
+# images of the first identities (sorted) that have that many, until MAX_IMAGES are taken.
+IMAGES_PER_ID = 3
+MAX_IMAGES = 228
+MIN_CHIPS = 200
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "data: needs the shared datasets (SIAMNET_DATA)")
+
+
+def require_data() -> bool:
+    """SIAMNET_REQUIRE_DATA=1 (CI): missing data or optional packages fail instead of skip."""
+    return os.environ.get("SIAMNET_REQUIRE_DATA") == "1"
+
+
+def skip_or_fail(reason: str):
+    if require_data():
+        pytest.fail(reason + " (SIAMNET_REQUIRE_DATA=1, so this is an error)")
+    pytest.skip(reason)
+
+
+def need_module(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        skip_or_fail(f"python package {name!r} is not installed (pip install 'siamnet[faces]')")
+
+
+def dlib_file(name: str) -> Path:
+    from siamnet.errors import ModelError
+    from siamnet.faces.resources import dlib_model_path
+
+    try:
+        return dlib_model_path(name)
+    except ModelError as exc:
+        skip_or_fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def face_data_root() -> Path:
+    """Dataset root: $SIAMNET_DATA, default ../shared/datasets next to the repository."""
+    root = Path(os.environ.get("SIAMNET_DATA") or REPO_ROOT.parent / "shared" / "datasets")
+    if not root.is_dir():
+        skip_or_fail(f"dataset root {root} not found (set SIAMNET_DATA)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def face_cache(tmp_path_factory):
+    """A private SIAMNET_CACHE for the whole session (tests never touch ~/.cache)."""
+    mp = pytest.MonkeyPatch()
+    folder = tmp_path_factory.mktemp("siamnet-cache")
+    mp.setenv("SIAMNET_CACHE", str(folder))
+    yield folder
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def resnet_dat() -> Path:
+    return dlib_file("dlib_face_recognition_resnet_model_v1.dat")
+
+
+@pytest.fixture(scope="session")
+def dlib_model(face_cache, resnet_dat):
+    from siamnet.faces.dlib_resnet import load_dlib_resnet
+
+    return load_dlib_resnet("cpu")
+
+
+@pytest.fixture(scope="session")
+def celeba_chips(face_data_root) -> tuple[np.ndarray, list[str], list[str]]:
+    """≥ 200 aligned chips from celeba_faces via dlib HOG + 5 landmarks + get_face_chip.
+
+    Returns (chips (N,150,150,3) uint8, identity per chip, file per chip).
+    """
+    need_module("dlib")
+    from siamnet.faces.detect import FacePipeline, load_image
+
+    folder = face_data_root / "celeba_faces"
+    if not folder.is_dir():
+        skip_or_fail(f"{folder} not found")
+    files = []
+    for ident in sorted(p for p in folder.iterdir() if p.is_dir()):
+        images = sorted(ident.glob("*.jpg"))
+        if len(images) >= IMAGES_PER_ID:
+            files += images[:IMAGES_PER_ID]
+        if len(files) >= MAX_IMAGES:
+            break
+    pipeline = FacePipeline()
+    chips, ids, names = [], [], []
+    for f in files:
+        face = pipeline.largest_face(load_image(f))
+        if face is None:
+            continue  # no face found: skipped, as the task allows
+        chips.append(face.chip)
+        ids.append(f.parent.name)
+        names.append(f"{f.parent.name}/{f.name}")
+    assert len(chips) >= MIN_CHIPS, f"only {len(chips)} chips with a detected face"
+    return np.stack(chips), ids, names
+
+
+@pytest.fixture(scope="session")
+def dlib_descriptors(celeba_chips) -> np.ndarray:
+    """dlib's own encodings of the chips (face_recognition_model_v1.compute_face_descriptor)."""
+    dlib = need_module("dlib")
+    rec = dlib.face_recognition_model_v1(
+        str(dlib_file("dlib_face_recognition_resnet_model_v1.dat")))
+    chips = celeba_chips[0]
+    return np.array([np.array(rec.compute_face_descriptor(c)) for c in chips], dtype=np.float32)
