@@ -16,7 +16,7 @@ from siamnet.faces.detect import (
     load_image,
 )
 
-from conftest import need_module
+from _faces_support import need_module
 
 
 def test_modes_become_uint8_rgb(tmp_path):

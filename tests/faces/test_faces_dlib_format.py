@@ -19,7 +19,7 @@ from siamnet.faces.dlib_format import (
 )
 from siamnet.faces.dlib_net import parse_dlib_resnet, read_dlib_resnet
 
-from conftest import dlib_file
+from _faces_support import dlib_file
 
 
 @pytest.mark.parametrize("value", [0, 1, -1, 127, 128, 255, 256, -300, 4736, 2**31,

@@ -7,7 +7,7 @@ import pytest
 
 from siamnet.faces.dlib_resnet import DLIB_DISTANCE_THRESHOLD, FusedDlibResNet, encode_chips
 
-from conftest import MIN_CHIPS, need_module
+from _faces_support import MIN_CHIPS, need_module
 
 TOLERANCE = 1e-4
 
