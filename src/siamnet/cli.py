@@ -1,0 +1,221 @@
+"""The ``siamnet`` command line: parse, call, print (a table, or one JSON object with --json).
+
+Errors in the user's input (SiamnetError) print one line naming the input and exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import SiamnetError
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, default=float))
+
+
+def _default_data() -> str | None:
+    return os.environ.get("SIAMNET_DATA")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_train(args) -> int:
+    from .train import TrainConfig, command_line, train
+
+    cfg = TrainConfig(
+        data=args.data, out=args.out, encoder=args.encoder, embedding_dim=args.embedding_dim,
+        normalize=not args.no_normalize, input_size=args.input_size, mode=args.mode, invert=args.invert,
+        channels=args.channels, objective=args.objective, miner=args.miner, margin=args.margin, p=args.p,
+        k=args.k, epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, lr=args.lr,
+        weight_decay=args.weight_decay, augment=not args.no_augment, rotations=args.rotations,
+        val_groups=[g for g in (args.val_groups or "").split(",") if g], val_group_count=args.val_group_count,
+        val_fraction=args.val_fraction, val_ways=args.val_ways, val_shots=args.val_shots,
+        val_episodes=args.val_episodes, patience=args.patience, seed=args.seed, resume=args.resume,
+        device=args.device, workers=args.workers, progress=not args.no_progress, command=command_line(),
+        name=args.name or "")
+    metrics = train(cfg)
+    if args.json and metrics:
+        _print_json(metrics)
+    return 0
+
+
+def cmd_oneshot(args) -> int:
+    import numpy as np
+
+    from .data import ImageFolder, make_episodes, read_runs
+    from .evaluate import evaluate_episodes, evaluate_runs
+    from .models import load_model
+
+    model = load_model(args.model, device=args.device)
+    if args.runs:
+        runs = read_runs(args.runs)
+        res = evaluate_runs(model, runs, progress=not args.json)
+        if not args.json:
+            for r in res["per_run"]:
+                print(f"{r['run']:>8}  {r['correct']:>3}/{r['trials']:<3}  {100 * r['accuracy']:6.1f} %")
+    else:
+        if not args.data:
+            raise SiamnetError("oneshot needs --runs DIR (Lake's runs) or --data DIR (a dataset folder)")
+        ds = ImageFolder.scan(args.data)
+        ds.load(model.pre, progress=not args.json)
+        episodes = make_episodes(ds.labels, ds.groups, args.ways, args.shots, args.episodes, queries=args.queries,
+                                 within_group=args.within_alphabet, seed=args.seed)
+        res = evaluate_episodes(model, ds.images, episodes)
+        res.update(ways=args.ways, shots=args.shots, within_alphabet=args.within_alphabet)
+    res["model"] = str(args.model)
+    if args.json:
+        _print_json(res)
+    else:
+        extra = f" ± {100 * res['accuracy_ci95']:.1f} (95% CI)" if "accuracy_ci95" in res else ""
+        print(f"accuracy {100 * res['accuracy']:.2f} %{extra} over {res['trials']} trials in {res['runs']} "
+              f"{'runs' if args.runs else 'episodes'} ({res['seconds']:.1f} s)")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    """Verification metrics on balanced pairs drawn from a dataset folder."""
+    import torch
+
+    from .data import ImageFolder, make_pairs
+    from .evaluate import plot_roc, roc_curve, verification_report
+    from .models import load_model
+
+    model = load_model(args.model, device=args.device)
+    ds = ImageFolder.scan(args.data)
+    ds.load(model.pre, progress=not args.json)
+    i, j, same = make_pairs(ds.labels, args.pairs, seed=args.seed)
+    emb = model.embed(ds.images)
+    if model.card.score == "pair_head":
+        scores = torch.sigmoid(model.head.logit(emb[i], emb[j])).numpy()
+    else:
+        scores = -model.distance.paired(emb[i], emb[j]).numpy()
+    res = verification_report(scores, same, far=args.far)
+    res["model"] = str(args.model)
+    if model.card.threshold is not None:
+        tau = model.card.threshold
+        pred = scores > tau if model.card.score == "pair_head" else -scores < tau
+        res["card_threshold"], res["accuracy_at_card_threshold"] = tau, float((pred == same).mean())
+    if args.plot:
+        fpr, tpr, _ = roc_curve(scores, same)
+        res["plot"] = str(plot_roc({str(args.model): (fpr, tpr)}, args.plot, f"ROC on {Path(args.data).name}"))
+    if args.json:
+        _print_json(res)
+    else:
+        for key in ("pairs", "auc", "eer", "best_accuracy", "tar_at_far", "card_threshold",
+                    "accuracy_at_card_threshold", "plot"):
+            if key in res:
+                label = f"TAR at FAR={args.far:g}" if key == "tar_at_far" else key.replace("_", " ")
+                print(f"{label:>28}  {res[key] if isinstance(res[key], (int, str)) else f'{res[key]:.4f}'}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from .models import list_models
+
+    cards = list_models()
+    if args.json:
+        _print_json([{"name": c.name, "encoder": c.encoder, "objective": c.objective, "threshold": c.threshold,
+                      "metrics": c.metrics} for c in cards])
+        return 0
+    for c in cards:
+        one = c.metrics.get("validation_oneshot", {})
+        acc = f"{100 * one['accuracy']:.1f} % val {one['ways']}-way {one['shots']}-shot" if one else ""
+        print(f"{c.name:<16} {c.encoder:<10} {c.objective:<12} τ={c.threshold if c.threshold is None else round(c.threshold, 4)}  {acc}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="siamnet", description="Learn similarity with Siamese networks.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train an encoder on a folder-per-class dataset")
+    t.add_argument("--data", required=True, help="root/<class>/<image> or root/<group>/<class>/<image>")
+    t.add_argument("--out", default="runs/model", help="output folder (checkpoint, best, model)")
+    t.add_argument("--name", help="model name written in the card (default: the folder name)")
+    t.add_argument("--encoder", default="convnet", choices=["convnet", "koch", "resnet"])
+    t.add_argument("--embedding-dim", type=int, default=128)
+    t.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the encoding")
+    t.add_argument("--input-size", type=int, default=28)
+    t.add_argument("--mode", default="L", choices=["L", "RGB"])
+    t.add_argument("--invert", action="store_true", help="invert grey levels (dark strokes on light paper)")
+    t.add_argument("--channels", type=int, default=64, help="convnet width")
+    t.add_argument("--objective", default="triplet", choices=["triplet", "pair", "contrastive"])
+    t.add_argument("--miner", default="batch-hard", choices=["batch-hard", "semi-hard", "batch-all"])
+    t.add_argument("--margin", type=float, default=0.2)
+    t.add_argument("--p", type=int, default=32, help="classes per batch")
+    t.add_argument("--k", type=int, default=4, help="images per class in a batch")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--batches-per-epoch", type=int)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--no-augment", action="store_true", help="no Koch affine distortions")
+    t.add_argument("--rotations", action="store_true", help="rotations by 90/180/270° as extra classes")
+    t.add_argument("--val-groups", help="comma-separated groups (alphabets) held out for validation")
+    t.add_argument("--val-group-count", type=int, default=0, help="hold out this many groups, chosen by the seed")
+    t.add_argument("--val-fraction", type=float, default=0.2, help="fraction of classes held out (no groups)")
+    t.add_argument("--val-ways", type=int, default=20)
+    t.add_argument("--val-shots", type=int, default=1)
+    t.add_argument("--val-episodes", type=int, default=400)
+    t.add_argument("--patience", type=int, default=5, help="stop after this many epochs without improvement")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--workers", type=int, default=4, help="threads reading images")
+    t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    o = sub.add_parser("oneshot", help="one-shot accuracy: Lake's runs or N-way K-shot episodes")
+    o.add_argument("--model", required=True, help="a model path or a bundled model name")
+    o.add_argument("--runs", help="folder of Lake's runNN/class_labels.txt")
+    o.add_argument("--data", default=None, help="dataset folder for episodes")
+    o.add_argument("--ways", type=int, default=20)
+    o.add_argument("--shots", type=int, default=1)
+    o.add_argument("--queries", type=int, default=1, help="queries per class in an episode")
+    o.add_argument("--episodes", type=int, default=400)
+    o.add_argument("--within-alphabet", action="store_true", help="all classes of an episode from one group")
+    o.add_argument("--seed", type=int, default=0)
+    o.add_argument("--device", default="cpu")
+    o.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    o.set_defaults(func=cmd_oneshot)
+
+    e = sub.add_parser("evaluate", help="verification metrics (ROC AUC, EER, TAR@FAR) on pairs from a dataset")
+    e.add_argument("--model", required=True)
+    e.add_argument("--data", required=True)
+    e.add_argument("--pairs", type=int, default=6000)
+    e.add_argument("--far", type=float, default=1e-3)
+    e.add_argument("--plot", help="save the ROC curve to this PNG")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+
+    m = sub.add_parser("models", help="list the bundled models")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SiamnetError as e:
+        print(f"siamnet: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("siamnet: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

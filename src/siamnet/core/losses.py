@@ -1,0 +1,84 @@
+"""Losses. Each takes encodings and the indices a miner chose, and returns one scalar.
+
+* :class:`TripletMarginLoss` — L(A,P,N) = max(d(A,P) − d(A,N) + α, 0)  (Schroff et al. 2015)
+* :class:`ContrastiveLoss`   — Hadsell, Chopra & LeCun (2006)
+* :class:`PairBCELoss`       — binary cross-entropy on the pair head's logit (Koch et al. 2015)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .distance import Euclidean, SquaredEuclidean
+
+
+class TripletMarginLoss(nn.Module):
+    """L(A,P,N) = max(d(A,P) − d(A,N) + margin, 0), over the triplets a miner returns.
+
+    ``reduction``: ``"sum"`` is the cost J = Σ L of the mission; ``"mean"`` averages over
+    all mined triplets; ``"mean_nonzero"`` averages over the triplets that still violate
+    the margin (the usual choice for batch-all, where most triplets are already satisfied).
+    """
+
+    def __init__(self, margin: float = 0.2, reduction: str = "mean", distance=None):
+        super().__init__()
+        if reduction not in ("sum", "mean", "mean_nonzero"):
+            raise ValueError(f"reduction must be sum, mean or mean_nonzero, not {reduction!r}")
+        self.margin, self.reduction = margin, reduction
+        self.distance = distance or SquaredEuclidean()
+
+    def forward(self, embeddings: torch.Tensor, triplets) -> torch.Tensor:
+        a, p, n = triplets
+        if len(a) == 0:
+            return embeddings.sum() * 0.0  # no triplet: zero loss that still has a graph
+        e = embeddings
+        losses = F.relu(self.distance.paired(e[a], e[p]) - self.distance.paired(e[a], e[n]) + self.margin)
+        if self.reduction == "sum":
+            return losses.sum()
+        if self.reduction == "mean_nonzero":
+            nonzero = (losses > 0).sum().clamp_min(1)
+            return losses.sum() / nonzero
+        return losses.mean()
+
+
+class ContrastiveLoss(nn.Module):
+    """Hadsell, Chopra & LeCun (2006), with D = ||f(x1) − f(x2)|| (Euclidean, not squared).
+
+    Label convention here: ``same = 1`` for a similar (genuine) pair, ``same = 0`` for a
+    dissimilar one — the opposite of the paper's Y, i.e. Y = 1 − same:
+
+        L = same · ½ D²  +  (1 − same) · ½ max(0, margin − D)²
+
+    Similar pairs are pulled together; dissimilar pairs are pushed apart until at least
+    ``margin`` away, and then left alone. The result is averaged over the pairs.
+    """
+
+    def __init__(self, margin: float = 1.0):
+        super().__init__()
+        self.margin = margin
+        self.distance = Euclidean()
+
+    def forward(self, embeddings: torch.Tensor, pairs) -> torch.Tensor:
+        i, j, same = pairs
+        if len(i) == 0:
+            return embeddings.sum() * 0.0
+        d = self.distance.paired(embeddings[i], embeddings[j])
+        loss = same * 0.5 * d.pow(2) + (1 - same) * 0.5 * F.relu(self.margin - d).pow(2)
+        return loss.mean()
+
+
+class PairBCELoss(nn.Module):
+    """Binary cross-entropy between the pair head's P(same) and the label (1 same, 0 different)."""
+
+    def __init__(self, head: nn.Module):
+        super().__init__()
+        self.head = head
+
+    def forward(self, embeddings: torch.Tensor, pairs) -> torch.Tensor:
+        i, j, same = pairs
+        if len(i) == 0:
+            return embeddings.sum() * 0.0
+        logits = self.head.logit(embeddings[i], embeddings[j])
+        return F.binary_cross_entropy_with_logits(logits, same)

@@ -1,0 +1,91 @@
+"""Reading images into the arrays a model eats, the same way for training and for use.
+
+A :class:`Preprocess` says how: colour mode (``L`` grey or ``RGB``), square size, and whether
+to invert (Omniglot: black strokes on white become 1 on 0, so padding is background).
+Images are kept as uint8 ``(C, H, W)`` arrays and turned into floats in 0..1 only per batch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pbm", ".tif", ".tiff", ".gif", ".webp"}
+MAX_PIXELS = 100_000_000  # refuse decompression bombs with a clear error
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    size: int = 105
+    mode: str = "L"  # "L" (grey, 1 channel) or "RGB" (3 channels)
+    invert: bool = False
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.mode == "L" else 3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preprocess":
+        return cls(size=int(d["size"]), mode=str(d["mode"]), invert=bool(d.get("invert", False)))
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Open an image file with Pillow, honouring EXIF rotation; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such image file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file, not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+            if img.width * img.height > MAX_PIXELS:
+                raise DataError(f"{path}: image is {img.width}x{img.height}, larger than {MAX_PIXELS:,} pixels")
+            img.load()
+        return ImageOps.exif_transpose(img)
+    except DataError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError) as e:
+        raise DataError(f"{path}: cannot read image ({e.__class__.__name__}: {e})") from None
+
+
+def to_mode(img: Image.Image, mode: str) -> Image.Image:
+    """Convert any Pillow mode (1, P, RGBA, I;16, F, CMYK, ...) to ``L`` or ``RGB``."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        a = (a - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(a)
+        img = Image.fromarray(a.astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return img.convert(mode)
+
+
+def load_image(path: str | Path, pre: Preprocess) -> np.ndarray:
+    """Read ``path`` as a uint8 array of shape (C, size, size) following ``pre``."""
+    img = to_mode(open_image(path), pre.mode)
+    if img.size != (pre.size, pre.size):
+        img = img.resize((pre.size, pre.size), Image.BILINEAR)
+    a = np.asarray(img, dtype=np.uint8)
+    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    return 255 - a if pre.invert else a
+
+
+def to_float(batch: np.ndarray | torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
+    """uint8 (N, C, H, W) → float32 in 0..1 on ``device``, channels-last for fast convolutions."""
+    t = torch.as_tensor(batch).to(device, non_blocking=True)
+    return (t.float() / 255.0).contiguous(memory_format=torch.channels_last)

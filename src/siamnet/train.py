@@ -1,0 +1,353 @@
+"""Training, in one loop you can read top to bottom.
+
+    data    → folder-per-class images, held-out groups (alphabets) or classes for validation
+    batches → P classes × K images (PKSampler), Koch's affine distortions
+    model   → one encoder (shared twin), plus the pair head for the pair objective
+    loss    → triplet + miner | pair head + BCE | contrastive  (siamnet.core objectives)
+    check   → N-way one-shot episodes on the validation classes after every epoch;
+              keep the best, stop early when it stops improving
+    save    → checkpoint every epoch (resumable), the final model as safetensors + card
+
+The same code runs in one process or data-parallel under ``torchrun --nproc-per-node N``
+(DistributedDataParallel; gloo on CPU, NCCL on CUDA): each rank takes every N-th batch,
+rank 0 validates, saves and prints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from .core import (BatchAllMiner, BatchHardMiner, ContrastiveLoss, ContrastiveObjective, PairHead, PairMiner,
+                   PairObjective, SemiHardMiner, TripletMarginLoss, TripletObjective, build_encoder)
+from .data import (ImageFolder, KochAffine, PKSampler, Preprocess, add_rotations, make_episodes, make_pairs,
+                   to_float)
+from .errors import DataError, ModelError
+from .evaluate import best_accuracy_threshold, evaluate_episodes, verification_report
+from .models import ModelCard, SiameseModel, _atomic_write, save_model
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str = "runs/model"
+    encoder: str = "convnet"
+    embedding_dim: int = 128
+    normalize: bool = True
+    input_size: int = 28
+    mode: str = "L"
+    invert: bool = True
+    channels: int = 64  # convnet width
+    objective: str = "triplet"  # triplet | pair | contrastive
+    miner: str = "batch-hard"  # batch-hard | semi-hard | batch-all (triplet objective)
+    margin: float = 0.2
+    p: int = 32  # classes per batch
+    k: int = 4  # images per class
+    epochs: int = 30
+    batches_per_epoch: int | None = None
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    augment: bool = True
+    rotations: bool = False  # add 90/180/270° rotations of each class as new classes
+    val_groups: list[str] = field(default_factory=list)  # held-out groups (alphabets)
+    val_group_count: int = 0  # or: this many groups chosen with the seed
+    val_fraction: float = 0.2  # or: this fraction of the classes (no groups)
+    val_ways: int = 20
+    val_shots: int = 1
+    val_episodes: int = 400
+    patience: int = 5
+    seed: int = 0
+    resume: bool = False
+    device: str = "auto"
+    workers: int = 4
+    progress: bool = True
+    command: str = ""
+    name: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# set-up helpers
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world_size); joins the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend)
+    return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def git_commit() -> str:
+    try:
+        root = Path(__file__).resolve().parents[2]
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5)
+        if sha.returncode != 0:
+            return "unknown"
+        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def split_data(cfg: TrainConfig, ds: ImageFolder) -> tuple[ImageFolder, ImageFolder]:
+    """Hold out whole groups (alphabets) when the layout has them, else a fraction of classes."""
+    groups = sorted(set(ds.groups) - {""})
+    if cfg.val_groups:
+        return ds.split_by_group(cfg.val_groups)
+    if groups and cfg.val_group_count:
+        rng = np.random.default_rng(cfg.seed)
+        return ds.split_by_group(rng.choice(groups, size=cfg.val_group_count, replace=False).tolist())
+    return ds.split_by_class(cfg.val_fraction, cfg.seed)
+
+
+def build_objective(cfg: TrainConfig, encoder: torch.nn.Module) -> tuple[torch.nn.Module, PairHead | None]:
+    """Compose encoder + miner + loss into the module that training optimises."""
+    if cfg.objective == "triplet":
+        miner = {"batch-hard": BatchHardMiner(), "semi-hard": SemiHardMiner(cfg.margin),
+                 "batch-all": BatchAllMiner(cfg.margin)}[cfg.miner]
+        reduction = "mean_nonzero" if cfg.miner == "batch-all" else "mean"
+        return TripletObjective(encoder, miner, TripletMarginLoss(cfg.margin, reduction)), None
+    if cfg.objective == "pair":
+        head = PairHead(cfg.embedding_dim)
+        return PairObjective(encoder, head, PairMiner()), head
+    if cfg.objective == "contrastive":
+        return ContrastiveObjective(encoder, PairMiner(), ContrastiveLoss(cfg.margin)), None
+    raise ValueError(f"unknown objective {cfg.objective!r} (triplet, pair or contrastive)")
+
+
+def lr_at(cfg: TrainConfig, step: int, total: int) -> float:
+    """Linear warm-up over the first 2 % of steps, then cosine decay to 1 % of lr."""
+    warm = max(1, total // 50)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    t = (step - warm) / max(1, total - warm)
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints: tensors in safetensors, everything else in JSON (no pickles)
+
+
+def save_checkpoint(path: Path, objective, optimizer, state: dict) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in objective.state_dict().items()}
+    opt = optimizer.state_dict()
+    for pid, s in opt["state"].items():
+        for name, v in s.items():
+            tensors[f"optim.{pid}.{name}"] = torch.as_tensor(v).detach().cpu().contiguous()
+    meta = dict(state, param_groups=opt["param_groups"])
+    _atomic_write(path.with_suffix(".safetensors"), lambda tmp: save_file(tensors, tmp))
+    _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=1)))
+
+
+def load_checkpoint(path: Path, objective, optimizer) -> dict:
+    try:
+        tensors = load_file(str(path.with_suffix(".safetensors")))
+        meta = json.loads(path.with_suffix(".json").read_text())
+    except Exception as e:  # any unreadable checkpoint is the same problem for the user
+        raise ModelError(f"{path}: cannot read checkpoint ({e})") from None
+    objective.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    optimizer.load_state_dict({"state": state, "param_groups": meta.pop("param_groups")})
+    return meta
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+
+
+def train(cfg: TrainConfig) -> dict:
+    rank, world = _distributed()
+    main = rank == 0
+    device = _device(cfg.device)
+    out = Path(cfg.out)
+    torch.manual_seed(cfg.seed)
+    log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if main else (lambda *a: None)
+
+    # data --------------------------------------------------------------------------------
+    pre = Preprocess(cfg.input_size, cfg.mode, cfg.invert)
+    full = ImageFolder.scan(cfg.data)
+    train_ds, val_ds = split_data(cfg, full)
+    need = 2 if cfg.objective == "triplet" else 1
+    train_ds.require_per_class(need, f"{cfg.objective} training")
+    if train_ds.num_classes < 2:
+        raise DataError(f"{cfg.data}: training needs at least 2 classes, found {train_ds.num_classes}")
+    if val_ds.num_classes < 2:
+        raise DataError(f"{cfg.data}: validation needs at least 2 classes, found {val_ds.num_classes}")
+    train_ds.load(pre, progress=cfg.progress and main, workers=cfg.workers)
+    val_ds.load(pre, progress=cfg.progress and main, workers=cfg.workers)
+    if cfg.rotations:
+        train_ds = add_rotations(train_ds)
+    val_ways = min(cfg.val_ways, val_ds.num_classes)
+    within = bool(set(val_ds.groups) - {""}) and max(
+        np.bincount(np.unique(val_ds.groups, return_inverse=True)[1])) >= val_ways
+    val_episodes = make_episodes(val_ds.labels, val_ds.groups, val_ways, cfg.val_shots, cfg.val_episodes,
+                                 within_group=within, seed=cfg.seed + 1)
+    p = min(cfg.p, train_ds.num_classes)
+    sampler = PKSampler(train_ds.labels, p, cfg.k, seed=cfg.seed, batches_per_epoch=cfg.batches_per_epoch,
+                        rank=rank, world_size=world)
+    images = torch.from_numpy(train_ds.images)
+    log(f"train: {len(train_ds)} images, {train_ds.num_classes} classes | validation: {len(val_ds)} images, "
+        f"{val_ds.num_classes} classes ({', '.join(sorted(set(val_ds.groups) - {''})) or 'random classes'}) | "
+        f"{val_ways}-way {cfg.val_shots}-shot episodes{' within groups' if within else ''} | device {device}"
+        f"{f' x {world} ranks' if world > 1 else ''}")
+
+    # model -------------------------------------------------------------------------------
+    encoder_args = {"in_channels": pre.channels, "input_size": cfg.input_size,
+                    "embedding_dim": cfg.embedding_dim, "normalize": cfg.normalize}
+    if cfg.encoder == "convnet":
+        encoder_args["channels"] = cfg.channels
+    encoder = build_encoder(cfg.encoder, **encoder_args)
+    objective, head = build_objective(cfg, encoder)
+    objective.to(device).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(objective.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model = torch.nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
+    augment = KochAffine() if cfg.augment else None
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+
+    card = ModelCard(
+        name=cfg.name or out.name, encoder=cfg.encoder, encoder_args=encoder_args, preprocess=pre.to_dict(),
+        objective=cfg.objective, score="pair_head" if cfg.objective == "pair" else "distance",
+        data={"root": str(cfg.data), "train_classes": train_ds.num_classes, "train_images": len(train_ds),
+              "validation_classes": val_ds.num_classes, "validation_images": len(val_ds),
+              "validation_groups": sorted(set(val_ds.groups) - {""}), "rotations": cfg.rotations},
+        command=cfg.command, commit=git_commit(), seed=cfg.seed,
+        training={k: v for k, v in asdict(cfg).items() if k not in ("command", "progress", "resume", "device")})
+
+    # resume -------------------------------------------------------------------------------
+    ckpt = out / "checkpoint"
+    state = {"epoch": 0, "step": 0, "best": -1.0, "best_epoch": -1, "history": []}
+    if cfg.resume and ckpt.with_suffix(".json").is_file():
+        state = load_checkpoint(ckpt, objective, optimizer)
+        log(f"resumed from {ckpt} at epoch {state['epoch']}")
+    total_steps = cfg.epochs * len(sampler)
+
+    # epochs -------------------------------------------------------------------------------
+    for epoch in range(state["epoch"], cfg.epochs):
+        objective.train()
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 101 + rank)
+        batches = sampler.epoch(epoch)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and main),
+                   unit="batch", leave=False)
+        t0, seen, running = time.perf_counter(), 0, 0.0
+        for idx in bar:
+            for g in optimizer.param_groups:
+                g["lr"] = lr_at(cfg, state["step"], total_steps)
+            x = to_float(images[idx], device)
+            if augment is not None:
+                x = augment(x, gen)
+            y = torch.as_tensor(train_ds.labels[idx], device=device)
+            with amp:
+                loss, info = model(x, y, gen) if cfg.objective != "triplet" else model(x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            state["step"] += 1
+            seen += len(idx) * world
+            running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
+            bar.set_postfix(loss=f"{running:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+        bar.close()
+
+        # validate on rank 0, share the verdict with every rank
+        stop = torch.zeros(1)
+        if main:
+            objective.eval()
+            val_model = SiameseModel(encoder, card, head)
+            res = evaluate_episodes(val_model, val_ds.images, val_episodes)
+            acc = res["accuracy"]
+            improved = acc > state["best"]
+            state["history"].append({"epoch": epoch + 1, "loss": running, "val_accuracy": acc,
+                                     "images_per_s": seen / (time.perf_counter() - t0)})
+            log(f"epoch {epoch + 1}: loss {running:.4f}, validation {val_ways}-way {cfg.val_shots}-shot accuracy "
+                f"{acc:.4f} ± {res['accuracy_ci95']:.4f}{'  (best)' if improved else ''}, "
+                f"{seen / (time.perf_counter() - t0):.0f} img/s")
+            if improved:
+                state["best"], state["best_epoch"] = acc, epoch + 1
+                save_model(out / "best", encoder, card, head)
+            if epoch + 1 - state["best_epoch"] >= cfg.patience:
+                log(f"no improvement for {cfg.patience} epochs: stopping early")
+                stop[0] = 1
+            state["epoch"] = epoch + 1
+            save_checkpoint(ckpt, objective, optimizer, state)
+        else:
+            state["epoch"] = epoch + 1
+        if world > 1:
+            dist.broadcast(stop, 0)
+        if stop.item():
+            break
+
+    result = finish(cfg, out, card, val_ds, state) if main else {}
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return result
+
+
+def finish(cfg: TrainConfig, out: Path, card: ModelCard, val_ds: ImageFolder, state: dict) -> dict:
+    """Reload the best weights, measure them once more, fix the default τ, write the model."""
+    from .models import load_model
+
+    best = load_model(out / "best")
+    res = evaluate_episodes(best, val_ds.images,
+                            make_episodes(val_ds.labels, val_ds.groups, min(cfg.val_ways, val_ds.num_classes),
+                                          cfg.val_shots, cfg.val_episodes, within_group=bool(set(val_ds.groups) - {""}),
+                                          seed=cfg.seed + 1))
+    # τ: the best-accuracy threshold on balanced validation pairs (never on training classes)
+    i, j, same = make_pairs(val_ds.labels, 4000, seed=cfg.seed + 2)
+    emb = best.embed(val_ds.images)
+    if best.card.score == "pair_head":
+        scores = torch.sigmoid(best.head.logit(emb[i], emb[j])).detach().numpy()
+        thr, _ = best_accuracy_threshold(scores, same)
+        threshold, source = thr, "best accuracy on 4000 balanced validation pairs (P(same) > τ)"
+    else:
+        scores = -best.distance.paired(emb[i], emb[j]).numpy()
+        thr, _ = best_accuracy_threshold(scores, same)
+        threshold, source = -thr, "best accuracy on 4000 balanced validation pairs (d < τ)"
+    ver = verification_report(scores, same)
+    card.threshold, card.threshold_source = float(threshold), source
+    card.metrics = {
+        "validation_oneshot": {"ways": min(cfg.val_ways, val_ds.num_classes), "shots": cfg.val_shots,
+                               "episodes": res["runs"], "trials": res["trials"], "accuracy": res["accuracy"],
+                               "accuracy_ci95": res["accuracy_ci95"], "within_groups": bool(set(val_ds.groups) - {""})},
+        "validation_verification": ver,
+        "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
+    }
+    card.training["history"] = state["history"]
+    card.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    save_model(out / "model", best.encoder, card, best.head)
+    print(f"saved {out / 'model'}.safetensors (+ .json): validation {card.metrics['validation_oneshot']['ways']}-way "
+          f"{cfg.val_shots}-shot accuracy {res['accuracy']:.4f}, τ = {threshold:.4f}", file=sys.stderr)
+    return card.metrics
+
+
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["siamnet"] + sys.argv[1:])
