@@ -2,7 +2,7 @@
 
 Triplet mining needs positives in the batch, so batches are not drawn image by image: each
 batch takes P distinct classes and K images of each (without replacement where a class has
-K or more images, else with replacement among its images). An epoch is seeded by
+K or more images, else each of its images once and repeats to fill K). An epoch is seeded by
 (seed, epoch) alone, so a resumed run draws exactly the batches it would have drawn.
 For data-parallel training each rank takes every ``world_size``-th batch.
 """
@@ -46,6 +46,9 @@ class PKSampler:
             batch = []
             for c in classes:
                 idx = self.by_class[c]
-                batch.append(rng.choice(idx, size=self.k, replace=len(idx) < self.k))
+                if len(idx) >= self.k:
+                    batch.append(rng.choice(idx, size=self.k, replace=False))
+                else:  # every image once, then repeats to fill K
+                    batch.append(np.r_[rng.permutation(idx), rng.choice(idx, size=self.k - len(idx))])
             batches.append(np.concatenate(batch))
         return batches[self.rank::self.world_size]
