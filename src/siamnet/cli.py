@@ -37,7 +37,7 @@ def cmd_train(args) -> int:
         val_groups=[g for g in (args.val_groups or "").split(",") if g], val_group_count=args.val_group_count,
         val_fraction=args.val_fraction, val_ways=args.val_ways, val_shots=args.val_shots,
         val_episodes=args.val_episodes, patience=args.patience, seed=args.seed, resume=args.resume,
-        device=args.device, workers=args.workers, progress=not args.no_progress, command=command_line(),
+        device=args.device, workers=args.workers, progress=not args.no_progress, command=command_line(args.argv),
         name=args.name or "")
     metrics = train(cfg)
     if args.json and metrics:
@@ -46,8 +46,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_oneshot(args) -> int:
-    import numpy as np
-
     from .data import ImageFolder, make_episodes, read_runs
     from .evaluate import evaluate_episodes, evaluate_runs
     from .models import load_model
@@ -63,6 +61,8 @@ def cmd_oneshot(args) -> int:
         if not args.data:
             raise SiamnetError("oneshot needs --runs DIR (Lake's runs) or --data DIR (a dataset folder)")
         ds = ImageFolder.scan(args.data)
+        if args.groups:
+            ds = ds.split_by_group(args.groups.split(","))[1]
         ds.load(model.pre, progress=not args.json)
         episodes = make_episodes(ds.labels, ds.groups, args.ways, args.shots, args.episodes, queries=args.queries,
                                  within_group=args.within_alphabet, seed=args.seed)
@@ -183,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--queries", type=int, default=1, help="queries per class in an episode")
     o.add_argument("--episodes", type=int, default=400)
     o.add_argument("--within-alphabet", action="store_true", help="all classes of an episode from one group")
+    o.add_argument("--groups", help="comma-separated groups (alphabets) to draw episodes from (default: all)")
     o.add_argument("--seed", type=int, default=0)
     o.add_argument("--device", default="cpu")
     o.add_argument("--json", action="store_true", help="print one JSON object as the last line")
@@ -206,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except SiamnetError as e:

@@ -349,5 +349,6 @@ def finish(cfg: TrainConfig, out: Path, card: ModelCard, val_ds: ImageFolder, st
     return card.metrics
 
 
-def command_line() -> str:
-    return " ".join(shlex.quote(a) for a in ["siamnet"] + sys.argv[1:])
+def command_line(argv: list[str]) -> str:
+    """The command as a user would retype it: ``siamnet train ...``."""
+    return " ".join(shlex.quote(a) for a in ["siamnet", *argv])

@@ -4,29 +4,15 @@ clashes with another conftest.py)."""
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 
-import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from _support import skip_or_fail  # one definition of skip-or-fail for all tests
 
 # identities/images used for the equality tests (celeba_faces): the first IMAGES_PER_ID
 # images of the first identities (sorted) that have that many, until MAX_IMAGES are taken.
 IMAGES_PER_ID = 3
 MAX_IMAGES = 228
 MIN_CHIPS = 200
-
-
-def require_data() -> bool:
-    """SIAMNET_REQUIRE_DATA=1 (CI): missing data or optional packages fail instead of skip."""
-    return os.environ.get("SIAMNET_REQUIRE_DATA") == "1"
-
-
-def skip_or_fail(reason: str):
-    if require_data():
-        pytest.fail(reason + " (SIAMNET_REQUIRE_DATA=1, so this is an error)")
-    pytest.skip(reason)
 
 
 def need_module(name: str):

@@ -1,8 +1,7 @@
-"""Fixtures for the face-encoder tests (self-contained; see face_data_root)."""
+"""Fixtures for the face-encoder tests (the dataset root is tests/conftest.py's data_root)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,24 +11,10 @@ from _faces_support import (
     IMAGES_PER_ID,
     MAX_IMAGES,
     MIN_CHIPS,
-    REPO_ROOT,
     dlib_file,
     need_module,
     skip_or_fail,
 )
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "data: needs the shared datasets (SIAMNET_DATA)")
-
-
-@pytest.fixture(scope="session")
-def face_data_root() -> Path:
-    """Dataset root: $SIAMNET_DATA, default ../shared/datasets next to the repository."""
-    root = Path(os.environ.get("SIAMNET_DATA") or REPO_ROOT.parent / "shared" / "datasets")
-    if not root.is_dir():
-        skip_or_fail(f"dataset root {root} not found (set SIAMNET_DATA)")
-    return root
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +40,7 @@ def dlib_model(face_cache, resnet_dat):
 
 
 @pytest.fixture(scope="session")
-def celeba_chips(face_data_root) -> tuple[np.ndarray, list[str], list[str]]:
+def celeba_chips(data_root) -> tuple[np.ndarray, list[str], list[str]]:
     """≥ 200 aligned chips from celeba_faces via dlib HOG + 5 landmarks + get_face_chip.
 
     Returns (chips (N,150,150,3) uint8, identity per chip, file per chip).
@@ -63,7 +48,7 @@ def celeba_chips(face_data_root) -> tuple[np.ndarray, list[str], list[str]]:
     need_module("dlib")
     from siamnet.faces.detect import FacePipeline, load_image
 
-    folder = face_data_root / "celeba_faces"
+    folder = data_root / "celeba_faces"
     if not folder.is_dir():
         skip_or_fail(f"{folder} not found")
     files = []

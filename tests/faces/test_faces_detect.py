@@ -60,9 +60,9 @@ def test_dlib_implementations_follow_the_interfaces():
 
 
 @pytest.mark.data
-def test_raw_photo_gives_aligned_chip(face_data_root):
+def test_raw_photo_gives_aligned_chip(data_root):
     need_module("dlib")
-    folder = face_data_root / "celeba_faces_raw_sample"
+    folder = data_root / "celeba_faces_raw_sample"
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not files:
         pytest.skip(f"no images in {folder}")

@@ -60,8 +60,12 @@ class PairObjective(nn.Module):
 
     def __init__(self, encoder: nn.Module, head: PairHead, miner):
         super().__init__()
-        self.encoder, self.head, self.miner = encoder, head, miner
-        self.loss = PairBCELoss(head)
+        self.encoder, self.miner = encoder, miner
+        self.loss = PairBCELoss(head)  # holds the head: one copy of its weights
+
+    @property
+    def head(self) -> PairHead:
+        return self.loss.head
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None = None):
         e = self.encoder(images)

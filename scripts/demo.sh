@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up, then run the main job on the embedded defaults: the bundled Omniglot model, one-shot
+# on the five alphabets it never saw in training (20-way, within-alphabet), plus a verification
+# ROC curve (runs/demo/roc.png). Data: $SIAMNET_DATA or ../shared/datasets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. .venv/bin/activate
+DATA="${SIAMNET_DATA:-$(cd .. && pwd)/shared/datasets}/omniglot/images_background"
+HELD_OUT=$(python -c "from siamnet.models import read_card, resolve; print(','.join(read_card(resolve('omniglot')).data['validation_groups']))")
+siamnet models
+siamnet oneshot --model omniglot --data "$DATA" --groups "$HELD_OUT" --ways 20 --shots 1 --episodes 400 --within-alphabet
+mkdir -p runs/demo
+siamnet evaluate --model omniglot --data "$DATA" --pairs 6000 --plot runs/demo/roc.png

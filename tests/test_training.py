@@ -1,0 +1,111 @@
+"""Training end to end on generated glyph classes: it learns, it resumes exactly, it runs under DDP."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from _support import REPO, write_glyph_dataset
+from siamnet import train as train_module
+from siamnet.cli import main
+from siamnet.models import load_model
+from siamnet.train import TrainConfig, train
+
+
+def small_config(data, out, **kw):
+    base = dict(data=str(data), out=str(out), input_size=28, channels=16, embedding_dim=32, p=6, k=4,
+                batches_per_epoch=12, epochs=2, val_fraction=0.3, val_ways=4, val_episodes=30, patience=10,
+                progress=False, workers=2, seed=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("objective,miner", [("triplet", "semi-hard"), ("pair", "batch-hard"),
+                                             ("contrastive", "batch-hard")])
+def test_short_training_beats_chance_on_new_classes(tmp_path, capsys, objective, miner):
+    train_dir = write_glyph_dataset(tmp_path / "train", classes=40, per_class=8, seed=1)
+    new_dir = write_glyph_dataset(tmp_path / "new", classes=10, per_class=4, seed=99)
+    out = tmp_path / "run"
+    rc = main(["train", "--data", str(train_dir), "--out", str(out), "--input-size", "28", "--channels", "16",
+               "--objective", objective, "--miner", miner, "--p", "8", "--k", "4", "--epochs", "6",
+               "--batches-per-epoch", "15", "--val-ways", "5", "--val-episodes", "40", "--invert",
+               "--no-progress", "--seed", "0"] + (["--margin", "1.0"] if objective == "contrastive" else []))
+    assert rc == 0
+    capsys.readouterr()
+    rc = main(["oneshot", "--model", str(out / "model"), "--data", str(new_dir), "--ways", "5", "--shots", "1",
+               "--episodes", "200", "--json"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["trials"] == 1000 and res["runs"] == 200
+    assert res["accuracy"] > 0.6, res  # chance is 0.2
+    card = json.loads((out / "model.json").read_text())
+    assert card["objective"] == objective and card["threshold"] is not None
+    assert card["command"].startswith("siamnet train") and card["seed"] == 0
+    assert 0 < card["metrics"]["validation_oneshot"]["accuracy"] <= 1
+
+
+def test_resume_continues_exactly_where_it_stopped(tmp_path, monkeypatch):
+    data = write_glyph_dataset(tmp_path / "d", classes=16, per_class=6)
+    train(small_config(data, tmp_path / "straight"))
+
+    real = train_module.evaluate_episodes
+    calls = {"n": 0}
+
+    def interrupt_second_validation(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # killed during epoch 2, after epoch 1's checkpoint
+        return real(*a, **kw)
+
+    monkeypatch.setattr(train_module, "evaluate_episodes", interrupt_second_validation)
+    with pytest.raises(KeyboardInterrupt):
+        train(small_config(data, tmp_path / "resumed"))
+    monkeypatch.setattr(train_module, "evaluate_episodes", real)
+    assert json.loads((tmp_path / "resumed/checkpoint.json").read_text())["epoch"] == 1
+    train(small_config(data, tmp_path / "resumed", resume=True))
+
+    a = load_file(str(tmp_path / "straight/checkpoint.safetensors"))
+    b = load_file(str(tmp_path / "resumed/checkpoint.safetensors"))
+    assert a.keys() == b.keys() and any(k.startswith("optim.") for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    ha = json.loads((tmp_path / "straight/checkpoint.json").read_text())["history"]
+    hb = json.loads((tmp_path / "resumed/checkpoint.json").read_text())["history"]
+    assert [h["val_accuracy"] for h in ha] == [h["val_accuracy"] for h in hb]
+
+
+def test_saved_model_loads_to_identical_encodings(tmp_path):
+    data = write_glyph_dataset(tmp_path / "d", classes=12, per_class=5)
+    cfg = small_config(data, tmp_path / "run", epochs=1)
+    train(cfg)
+    m = load_model(tmp_path / "run" / "model")
+    again = load_model(str(tmp_path / "run" / "model.safetensors"))
+    x = np.random.default_rng(0).integers(0, 255, (5, 1, 28, 28), dtype=np.uint8)
+    assert torch.equal(m.embed(x), again.embed(x))
+    assert m.card.encoder_args["embedding_dim"] == 32 and m.card.preprocess["size"] == 28
+
+
+def test_torchrun_two_cpu_processes(tmp_path):
+    data = write_glyph_dataset(tmp_path / "d", classes=16, per_class=6)
+    out = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO / "src"))
+    with socket.socket() as sock:  # a free loopback port for the rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+           "--master-port", str(port),
+           "-m", "siamnet", "train", "--data", str(data), "--out", str(out), "--input-size", "28",
+           "--channels", "8", "--p", "6", "--k", "4", "--epochs", "2", "--batches-per-epoch", "8",
+           "--val-ways", "4", "--val-episodes", "20", "--no-progress"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "x 2 ranks" in r.stderr
+    state = json.loads((out / "checkpoint.json").read_text())
+    assert state["epoch"] == 2 and state["step"] == 2 * 4  # each rank did 8 / 2 = 4 steps per epoch
+    assert (out / "model.safetensors").is_file()
