@@ -200,6 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
+    try:  # the face commands (verify, enroll, identify, people, pairs, calibrate) live with the faces
+        from .faces.cli import add_commands as add_face_commands
+    except ImportError:
+        add_face_commands = None
+    if add_face_commands is not None:
+        add_face_commands(sub)
+
     m = sub.add_parser("models", help="list the bundled models")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_models)
