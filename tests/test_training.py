@@ -109,3 +109,21 @@ def test_torchrun_two_cpu_processes(tmp_path):
     state = json.loads((out / "checkpoint.json").read_text())
     assert state["epoch"] == 2 and state["step"] == 2 * 4  # each rank did 8 / 2 = 4 steps per epoch
     assert (out / "model.safetensors").is_file()
+
+
+def test_init_fine_tunes_from_an_existing_model(tmp_path):
+    data = write_glyph_dataset(tmp_path / "d", classes=16, per_class=6)
+    train(small_config(data, tmp_path / "first", epochs=1))
+    first = load_model(tmp_path / "first" / "model")
+    # the flags ask for another width; the starting model's card wins
+    cfg = small_config(data, tmp_path / "tuned", epochs=1, objective="pair", channels=8, lr=1e-9,
+                       init=str(tmp_path / "first" / "model"))
+    train(cfg)
+    tuned = load_model(tmp_path / "tuned" / "model")
+    assert tuned.card.encoder_args == first.card.encoder_args
+    assert tuned.card.data["initialised_from"]["model"].endswith("model")
+    assert tuned.head is not None
+    # with a vanishing learning rate the encoder is (almost) the starting one
+    for (k, a), b in zip(first.encoder.state_dict().items(), tuned.encoder.state_dict().values()):
+        if a.dtype.is_floating_point and "running" not in k:
+            assert torch.allclose(a, b, atol=1e-5), k

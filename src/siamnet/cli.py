@@ -36,7 +36,7 @@ def cmd_train(args) -> int:
         weight_decay=args.weight_decay, augment=not args.no_augment, rotations=args.rotations,
         val_groups=[g for g in (args.val_groups or "").split(",") if g], val_group_count=args.val_group_count,
         val_fraction=args.val_fraction, val_ways=args.val_ways, val_shots=args.val_shots,
-        val_episodes=args.val_episodes, patience=args.patience, seed=args.seed, resume=args.resume,
+        val_episodes=args.val_episodes, patience=args.patience, seed=args.seed, resume=args.resume, init=args.init or "",
         device=args.device, workers=args.workers, progress=not args.no_progress, command=command_line(args.argv),
         name=args.name or "")
     metrics = train(cfg)
@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int, default=5, help="stop after this many epochs without improvement")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    t.add_argument("--init", help="start from this model (path or bundled name): fine-tune it; its card fixes "
+                                  "the architecture and preprocessing")
     t.add_argument("--device", default="auto")
     t.add_argument("--workers", type=int, default=4, help="threads reading images")
     t.add_argument("--no-progress", action="store_true")

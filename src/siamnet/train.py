@@ -72,6 +72,7 @@ class TrainConfig:
     patience: int = 5
     seed: int = 0
     resume: bool = False
+    init: str = ""  # start from this model's weights (path or bundled name): fine-tuning
     device: str = "auto"
     workers: int = 4
     progress: bool = True
@@ -194,6 +195,15 @@ def train(cfg: TrainConfig) -> dict:
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if main else (lambda *a: None)
 
     # data --------------------------------------------------------------------------------
+    start = None
+    if cfg.init:  # fine-tuning: the architecture and preprocessing are the starting model's
+        from .models import load_model
+
+        start = load_model(cfg.init)
+        args = start.card.encoder_args
+        cfg.encoder, cfg.embedding_dim, cfg.normalize = start.card.encoder, args["embedding_dim"], args["normalize"]
+        cfg.input_size, cfg.mode, cfg.invert = start.pre.size, start.pre.mode, start.pre.invert
+        cfg.channels = args.get("channels", cfg.channels)
     pre = Preprocess(cfg.input_size, cfg.mode, cfg.invert)
     full = ImageFolder.scan(cfg.data)
     train_ds, val_ds = split_data(cfg, full)
@@ -228,6 +238,10 @@ def train(cfg: TrainConfig) -> dict:
         encoder_args["channels"] = cfg.channels
     encoder = build_encoder(cfg.encoder, **encoder_args)
     objective, head = build_objective(cfg, encoder)
+    if start is not None:
+        encoder.load_state_dict(start.encoder.state_dict())
+        if head is not None and start.head is not None:
+            head.load_state_dict(start.head.state_dict())
     objective.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(objective.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model = torch.nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
@@ -239,7 +253,9 @@ def train(cfg: TrainConfig) -> dict:
         objective=cfg.objective, score="pair_head" if cfg.objective == "pair" else "distance",
         data={"root": str(cfg.data), "train_classes": train_ds.num_classes, "train_images": len(train_ds),
               "validation_classes": val_ds.num_classes, "validation_images": len(val_ds),
-              "validation_groups": sorted(set(val_ds.groups) - {""}), "rotations": cfg.rotations},
+              "validation_groups": sorted(set(val_ds.groups) - {""}), "rotations": cfg.rotations,
+              **({"initialised_from": {"model": cfg.init, "commit": start.card.commit,
+                                       "command": start.card.command}} if start is not None else {})},
         command=cfg.command, commit=git_commit(), seed=cfg.seed,
         training={k: v for k, v in asdict(cfg).items() if k not in ("command", "progress", "resume", "device")})
 
