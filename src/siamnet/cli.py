@@ -22,6 +22,14 @@ def _default_data() -> str | None:
     return os.environ.get("SIAMNET_DATA")
 
 
+def _scan(data: str, groups: str | None):
+    """A dataset folder, restricted to the comma-separated ``groups`` (alphabets) when given."""
+    from .data import ImageFolder
+
+    ds = ImageFolder.scan(data)
+    return ds.split_by_group(groups.split(","))[1] if groups else ds
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -38,7 +46,7 @@ def cmd_train(args) -> int:
         val_fraction=args.val_fraction, val_ways=args.val_ways, val_shots=args.val_shots,
         val_episodes=args.val_episodes, patience=args.patience, seed=args.seed, resume=args.resume, init=args.init or "",
         device=args.device, workers=args.workers, progress=not args.no_progress, command=command_line(args.argv),
-        name=args.name or "")
+        name=args.name or "", terms=args.terms or "")
     metrics = train(cfg)
     if args.json and metrics:
         _print_json(metrics)
@@ -46,7 +54,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_oneshot(args) -> int:
-    from .data import ImageFolder, make_episodes, read_runs
+    from .data import make_episodes, read_runs
     from .evaluate import evaluate_episodes, evaluate_runs
     from .models import load_model
 
@@ -60,9 +68,7 @@ def cmd_oneshot(args) -> int:
     else:
         if not args.data:
             raise SiamnetError("oneshot needs --runs DIR (Lake's runs) or --data DIR (a dataset folder)")
-        ds = ImageFolder.scan(args.data)
-        if args.groups:
-            ds = ds.split_by_group(args.groups.split(","))[1]
+        ds = _scan(args.data, args.groups)
         ds.load(model.pre, progress=not args.json)
         episodes = make_episodes(ds.labels, ds.groups, args.ways, args.shots, args.episodes, queries=args.queries,
                                  within_group=args.within_alphabet, seed=args.seed)
@@ -82,12 +88,12 @@ def cmd_evaluate(args) -> int:
     """Verification metrics on balanced pairs drawn from a dataset folder."""
     import torch
 
-    from .data import ImageFolder, make_pairs
+    from .data import make_pairs
     from .evaluate import plot_roc, roc_curve, verification_report
     from .models import load_model
 
     model = load_model(args.model, device=args.device)
-    ds = ImageFolder.scan(args.data)
+    ds = _scan(args.data, args.groups)
     ds.load(model.pre, progress=not args.json)
     i, j, same = make_pairs(ds.labels, args.pairs, seed=args.seed)
     emb = model.embed(ds.images)
@@ -141,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, help="root/<class>/<image> or root/<group>/<class>/<image>")
     t.add_argument("--out", default="runs/model", help="output folder (checkpoint, best, model)")
     t.add_argument("--name", help="model name written in the card (default: the folder name)")
+    t.add_argument("--terms", help="the training data's licence or terms of use, written in the card")
     t.add_argument("--encoder", default="convnet", choices=["convnet", "koch", "resnet"])
     t.add_argument("--embedding-dim", type=int, default=128)
     t.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the encoding")
@@ -194,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="verification metrics (ROC AUC, EER, TAR@FAR) on pairs from a dataset")
     e.add_argument("--model", required=True)
     e.add_argument("--data", required=True)
+    e.add_argument("--groups", help="comma-separated groups (alphabets) to draw pairs from (default: all)")
     e.add_argument("--pairs", type=int, default=6000)
     e.add_argument("--far", type=float, default=1e-3)
     e.add_argument("--plot", help="save the ROC curve to this PNG")

@@ -78,6 +78,7 @@ class TrainConfig:
     progress: bool = True
     command: str = ""
     name: str = ""
+    terms: str = ""  # the data's licence / terms of use, recorded in the model card
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,7 +257,7 @@ def train(cfg: TrainConfig) -> dict:
               "validation_groups": sorted(set(val_ds.groups) - {""}), "rotations": cfg.rotations,
               **({"initialised_from": {"model": cfg.init, "commit": start.card.commit,
                                        "command": start.card.command}} if start is not None else {})},
-        command=cfg.command, commit=git_commit(), seed=cfg.seed,
+        terms=cfg.terms, command=cfg.command, commit=git_commit(), seed=cfg.seed,
         training={k: v for k, v in asdict(cfg).items() if k not in ("command", "progress", "resume", "device")})
 
     # resume -------------------------------------------------------------------------------
