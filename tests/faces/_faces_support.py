@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from _support import skip_or_fail  # one definition of skip-or-fail for all tests
+from _support import REPO, skip_or_fail  # one definition of skip-or-fail for all tests
 
 # identities/images used for the equality tests (celeba_faces): the first IMAGES_PER_ID
 # images of the first identities (sorted) that have that many, until MAX_IMAGES are taken.
@@ -30,3 +30,40 @@ def dlib_file(name: str) -> Path:
         return dlib_model_path(name)
     except ModelError as exc:
         skip_or_fail(str(exc))
+
+
+def flagged_images(celeba: Path) -> set[str]:
+    """Crops listed in celeba_faces/qa_flags.tsv (possible non-faces or label noise)."""
+    qa = celeba / "qa_flags.tsv"
+    if not qa.is_file():
+        return set()
+    lines = qa.read_text().splitlines()[1:]
+    return {line.split("\t")[0] for line in lines if line.strip()}
+
+
+def clean_crops(celeba: Path, identities: int, per_identity: int) -> dict[str, list[Path]]:
+    """The first ``per_identity`` unflagged crops of the first ``identities`` identities
+    (sorted) that have that many; read-only source paths (copy them before changing)."""
+    flagged = flagged_images(celeba)
+    chosen: dict[str, list[Path]] = {}
+    for ident in sorted(p for p in celeba.iterdir() if p.is_dir()):
+        files = [f for f in sorted(ident.glob("*.jpg")) if f.name not in flagged]
+        if len(files) >= per_identity:
+            chosen[ident.name] = files[:per_identity]
+        if len(chosen) == identities:
+            break
+    return chosen
+
+
+def write_png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims width x height (no pixel data): a cheap 'huge image'."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from _faces_support import (
+    clean_crops,
     IMAGES_PER_ID,
     MAX_IMAGES,
     MIN_CHIPS,
@@ -79,3 +80,26 @@ def dlib_descriptors(celeba_chips) -> np.ndarray:
         str(dlib_file("dlib_face_recognition_resnet_model_v1.dat")))
     chips = celeba_chips[0]
     return np.array([np.array(rec.compute_face_descriptor(c)) for c in chips], dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def celeba_root(data_root) -> Path:
+    folder = data_root / "celeba_faces"
+    if not folder.is_dir():
+        skip_or_fail(f"{folder} not found")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def people(celeba_root) -> dict[str, list[Path]]:
+    """6 identities x 5 unflagged real crops (read-only source paths)."""
+    need_module("dlib")
+    return clean_crops(celeba_root, identities=6, per_identity=5)
+
+
+@pytest.fixture(scope="session")
+def face_model(face_cache, resnet_dat):
+    """The bundled dlib-resnet face model (weights converted into the session cache)."""
+    from siamnet.faces.models import load_face_model
+
+    return load_face_model("dlib-resnet")

@@ -47,7 +47,7 @@ def test_unreadable_image(tmp_path):
     (tmp_path / "x.jpg").write_bytes(b"not an image")
     with pytest.raises(DataError, match="x.jpg"):
         load_image(tmp_path / "x.jpg")
-    with pytest.raises(DataError, match="not found"):
+    with pytest.raises(DataError, match="missing.jpg: no such image file"):
         load_image(tmp_path / "missing.jpg")
 
 

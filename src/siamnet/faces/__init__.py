@@ -1,12 +1,59 @@
-"""Face encoding: dlib's face ResNet re-implemented in PyTorch, plus detection/alignment.
+"""Faces: from a photo to a verified identity.
 
-Submodules (import them directly; dlib and onnxruntime are optional dependencies):
+The plain API (:mod:`siamnet.faces.api`), importable without dlib until a function needs it::
 
-* :mod:`siamnet.faces.dlib_format` — decoder for dlib's serialization primitives.
-* :mod:`siamnet.faces.dlib_net` — reads dlib_face_recognition_resnet_model_v1.dat.
+    from siamnet import faces
+    faces.detect(path)              # [FaceBox, ...], largest first; [] when there is no face
+    faces.encode(path)              # 128-d encoding of the largest face, or None
+    faces.encode_many(paths)        # the same for many images, encoded in batches
+    faces.verify(a, b)              # VerifyResult(same, distance, probability, threshold)
+    faces.Gallery("people.db")      # enroll / identify / list / rename / delete people
+
+Submodules:
+
+* :mod:`siamnet.faces.models` — face model cards (bundled ``dlib-resnet``) and encoders.
+* :mod:`siamnet.faces.gallery` — the SQLite gallery of enrolled people.
+* :mod:`siamnet.faces.pairs` — LFW-protocol pair files and their evaluation.
+* :mod:`siamnet.faces.dlib_format` / :mod:`~siamnet.faces.dlib_net` — dlib's model file.
 * :mod:`siamnet.faces.dlib_resnet` — the PyTorch module, weight cache, ``load_dlib_resnet``,
   ``encode_chips``, ``freeze_for_finetuning``.
-* :mod:`siamnet.faces.detect` — image loading, face detector interface, dlib HOG + 5-point
-  landmarks + dlib chip alignment.
+* :mod:`siamnet.faces.detect` — image loading, detector/aligner interfaces, dlib HOG + 5-point.
 * :mod:`siamnet.faces.onnx_export` — ONNX export and an ONNX Runtime encoder.
 """
+
+from __future__ import annotations
+
+import importlib
+
+# Bound eagerly (numpy only; dlib and torch load when a function needs them).  Binding
+# ``detect`` here makes the attribute ``siamnet.faces.detect`` the function; the submodule of
+# the same name stays importable with ``from siamnet.faces.detect import FacePipeline`` or
+# ``importlib.import_module("siamnet.faces.detect")``.
+from siamnet.faces.api import (
+    NoFaceError,
+    VerifyResult,
+    detect,
+    encode,
+    encode_faces,
+    encode_many,
+    faces,
+    load,
+    verify,
+)
+from siamnet.faces.detect import AlignedFace, FaceBox
+from siamnet.faces.models import FaceModel, FaceModelCard, list_face_models, load_face_model
+
+_LAZY = {"Gallery": "gallery", "Person": "gallery", "Identification": "gallery"}
+
+__all__ = ["AlignedFace", "FaceBox", "FaceModel", "FaceModelCard", "NoFaceError", "VerifyResult",
+           "detect", "encode", "encode_faces", "encode_many", "faces", "list_face_models", "load",
+           "load_face_model", "verify", *_LAZY]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'siamnet.faces' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"siamnet.faces.{module}"), name)
+    globals()[name] = value
+    return value

@@ -68,19 +68,20 @@ def to_rgb_array(img) -> np.ndarray:
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """Read an image file as uint8 RGB (H, W, 3), upright according to its EXIF tag."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """Read an image file as uint8 RGB (H, W, 3), upright according to its EXIF tag.
 
-    path = Path(path)
+    File checks (missing, empty, truncated, not an image, decompression bomb) are
+    :func:`siamnet.data.images.open_image`'s; each raises :class:`DataError` naming the file.
+    """
+    from siamnet.data.images import open_image
+
+    img = open_image(path)
     try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            return to_rgb_array(img)
-    except FileNotFoundError:
-        raise DataError(f"{path}: image file not found") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"{path}: cannot read image: {exc}") from None
+        return to_rgb_array(img)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot convert image to RGB ({exc})") from None
+    finally:
+        img.close()
 
 
 # -- interfaces ----------------------------------------------------------------------------

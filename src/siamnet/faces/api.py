@@ -1,0 +1,267 @@
+"""The plain face API: a photo in, faces, encodings and same/different decisions out.
+
+>>> from siamnet import faces
+>>> faces.detect("group.jpg")                    # every face, largest first ([] when none)
+[FaceBox(left=..., top=..., right=..., bottom=..., score=...), ...]
+>>> faces.encode("me.jpg")                       # 128-d encoding of the largest face, or None
+>>> faces.verify("me.jpg", "passport.jpg")       # threshold from the model's card
+VerifyResult(same=True, distance=0.41, probability=None, threshold=0.6)
+
+An image is a file path, a Pillow image or a uint8 array (H, W) / (H, W, 3) / (H, W, 4).
+Files are read with :func:`siamnet.data.images.open_image` (EXIF rotation applied; empty,
+truncated, non-image and oversized files raise :class:`~siamnet.errors.DataError` naming
+the file); any mode (grey, RGBA, 16-bit, palette, CMYK) becomes RGB.  Photos whose longer
+side exceeds :data:`MAX_DETECT_SIDE` are searched on a downscaled copy and the boxes mapped
+back, while chips are cut from the full-resolution image.  "No face" is an empty list (or
+``None``), never an exception — except in :func:`verify`, which cannot answer without two
+faces and raises :class:`NoFaceError` naming the image.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence, Union
+
+import numpy as np
+
+from siamnet.errors import DataError
+from siamnet.faces.detect import AlignedFace, FaceBox
+from siamnet.faces.models import DEFAULT_MODEL, FaceModel, load_face_model
+
+#: photos larger than this (longer side, pixels) are downscaled for detection only
+MAX_DETECT_SIDE = 1024
+#: when nothing is found at upsample 1 on a detection image no larger than this, retry at 2
+RETRY_UPSAMPLE_SIDE = 640
+#: side of the centre square (fraction of the shorter image side) used by :func:`centre_chip`
+CENTRE_CROP_FRACTION = 0.6
+
+ImageInput = Union[str, Path, np.ndarray, "PIL.Image.Image"]  # noqa: F821
+
+
+class NoFaceError(DataError):
+    """An image in which a face was required but none was detected."""
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """``same`` is ``distance < threshold``; ``probability`` is P(same) when the card has a
+    calibration, else None."""
+
+    same: bool
+    distance: float
+    probability: float | None
+    threshold: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# -- images --------------------------------------------------------------------------------
+
+
+def describe(image: ImageInput, default: str = "image") -> str:
+    """How an input is named in messages: its path, else ``default``."""
+    return str(image) if isinstance(image, (str, Path)) else default
+
+
+def load(image: ImageInput) -> np.ndarray:
+    """Any supported image input → contiguous uint8 RGB array (H, W, 3)."""
+    from siamnet.faces.detect import load_image, to_rgb_array
+
+    if isinstance(image, (str, Path)):
+        return load_image(image)
+    if isinstance(image, np.ndarray):
+        return _array_to_rgb(image)
+    try:
+        from PIL import Image, ImageOps
+    except ImportError:  # pragma: no cover - Pillow is a dependency
+        Image = None
+    if Image is not None and isinstance(image, Image.Image):
+        return to_rgb_array(ImageOps.exif_transpose(image))
+    raise TypeError(f"expected a path, a PIL image or a numpy array, got {type(image).__name__}")
+
+
+def _array_to_rgb(a: np.ndarray) -> np.ndarray:
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise DataError(f"image array must be (H, W), (H, W, 3) or (H, W, 4), got {a.shape}")
+    if a.dtype == np.uint16:
+        a = np.rint(a / 257.0)
+    elif a.dtype.kind == "f" and a.size and float(np.nanmax(a)) <= 1.0:
+        a = a * 255.0
+    a = np.clip(np.nan_to_num(a.astype(np.float64, copy=False)), 0, 255) if a.dtype != np.uint8 else a
+    a = a.astype(np.uint8, copy=False)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    elif a.shape[2] == 4:  # alpha over black, as for RGBA files
+        alpha = a[..., 3:4].astype(np.float32) / 255.0
+        a = np.rint(a[..., :3] * alpha).astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+# -- detection and alignment ---------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _detector(upsample: int):
+    from siamnet.faces.detect import DlibHogDetector
+
+    return DlibHogDetector(upsample=upsample)
+
+
+@functools.lru_cache(maxsize=None)
+def _aligner(size: int):
+    from siamnet.faces.detect import DlibChipAligner
+
+    return DlibChipAligner(size=size)
+
+
+def _detection_copy(rgb: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(image to search, x scale, y scale) — downscaled when the longer side is too big."""
+    h, w = rgb.shape[:2]
+    longest = max(h, w)
+    if longest <= MAX_DETECT_SIDE:
+        return rgb, 1.0, 1.0
+    from PIL import Image
+
+    f = MAX_DETECT_SIDE / longest
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    small = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR, reducing_gap=3.0))
+    return np.ascontiguousarray(small), w / size[0], h / size[1]
+
+
+def detect(image: ImageInput, upsample: int = 1) -> list[FaceBox]:
+    """Every face in the image, largest first, in the image's own pixel coordinates.
+
+    Returns ``[]`` when there is no face.  When nothing is found at ``upsample`` on a small
+    image, the search is repeated once at ``upsample + 1`` (finds smaller faces).
+    """
+    return _detect_rgb(load(image), upsample)
+
+
+def _detect_rgb(rgb: np.ndarray, upsample: int = 1) -> list[FaceBox]:
+    small, sx, sy = _detection_copy(rgb)
+    boxes = _detector(upsample).detect(small)
+    if not boxes and max(small.shape[:2]) <= RETRY_UPSAMPLE_SIDE:
+        boxes = _detector(upsample + 1).detect(small)
+    if sx != 1.0 or sy != 1.0:
+        boxes = [FaceBox(round(b.left * sx), round(b.top * sy), round(b.right * sx),
+                         round(b.bottom * sy), b.score) for b in boxes]
+    return sorted(boxes, key=lambda b: (b.area, b.score), reverse=True)
+
+
+def faces(image: ImageInput, max_faces: int | None = None, chip_size: int = 150
+          ) -> list[AlignedFace]:
+    """Aligned chips (dlib 5-point, ``get_face_chip``) of the faces, largest first."""
+    rgb = load(image)
+    boxes = _detect_rgb(rgb)[:max_faces]
+    aligner = _aligner(chip_size)
+    return [aligner.align(rgb, b) for b in boxes]
+
+
+def largest_chip(rgb: np.ndarray, chip_size: int = 150) -> np.ndarray | None:
+    """The aligned chip of the largest face in an RGB array, or None."""
+    boxes = _detect_rgb(rgb)
+    return _aligner(chip_size).align(rgb, boxes[0]).chip if boxes else None
+
+
+def centre_chip(rgb: np.ndarray, chip_size: int = 150,
+                fraction: float = CENTRE_CROP_FRACTION) -> np.ndarray:
+    """A square centre crop (``fraction`` of the shorter side) resized to the chip size: the
+    stand-in for an aligned chip when no face is detected in an already-cropped face photo
+    (LFW-style 250x250 crops, where the face sits in the middle)."""
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    side = max(1, round(min(h, w) * fraction))
+    top, left = (h - side) // 2, (w - side) // 2
+    crop = Image.fromarray(rgb[top:top + side, left:left + side])
+    return np.asarray(crop.resize((chip_size, chip_size), Image.BILINEAR), dtype=np.uint8)
+
+
+# -- encodings -----------------------------------------------------------------------------
+
+
+def encode(image: ImageInput, model: str | Path | FaceModel = DEFAULT_MODEL) -> np.ndarray | None:
+    """The encoding (float32, e.g. 128-d) of the largest face, or None when there is no face."""
+    return encode_many([image], model)[0]
+
+
+def encode_faces(image: ImageInput, model: str | Path | FaceModel = DEFAULT_MODEL
+                 ) -> list[tuple[FaceBox, np.ndarray]]:
+    """(box, encoding) of every face, largest first; ``[]`` when there is none."""
+    m = load_face_model(model)
+    found = faces(image, chip_size=m.chip_size)
+    if not found:
+        return []
+    enc = m.encode_chips(np.stack([f.chip for f in found]))
+    return [(f.box, e) for f, e in zip(found, enc)]
+
+
+def encode_many(images: Iterable[ImageInput], model: str | Path | FaceModel = DEFAULT_MODEL,
+                batch_size: int = 32) -> list[np.ndarray | None]:
+    """:func:`encode` for many images, encoding the chips in batches.
+
+    Returns one entry per image: its largest face's encoding, or None where no face was found.
+    An unreadable image raises :class:`DataError` naming it.
+    """
+    m = load_face_model(model)
+    out: list[np.ndarray | None] = []
+    pending: list[tuple[int, np.ndarray]] = []
+
+    def flush():
+        if pending:
+            enc = m.encode_chips(np.stack([c for _, c in pending]), batch_size=batch_size)
+            for (i, _), e in zip(pending, enc):
+                out[i] = e
+            pending.clear()
+
+    for image in images:
+        out.append(None)
+        chip = largest_chip(load(image), m.chip_size)
+        if chip is not None:
+            pending.append((len(out) - 1, chip))
+        if len(pending) >= batch_size:
+            flush()
+    flush()
+    return out
+
+
+def _as_encoding(x, model: FaceModel, label: str) -> np.ndarray:
+    """An encoding given directly (1-D array of the model's size), or the input's largest face."""
+    if isinstance(x, np.ndarray) and x.ndim == 1:
+        if x.shape[0] != model.card.embedding_dim:
+            raise DataError(f"{label}: encoding has {x.shape[0]} values, model {model.name} "
+                            f"uses {model.card.embedding_dim}")
+        return x.astype(np.float32, copy=False)
+    enc = encode(x, model)
+    if enc is None:
+        raise NoFaceError(f"{describe(x, label)}: no face detected")
+    return enc
+
+
+def verify(a: ImageInput | np.ndarray, b: ImageInput | np.ndarray,
+           model: str | Path | FaceModel = DEFAULT_MODEL, threshold: float | None = None
+           ) -> VerifyResult:
+    """Are the largest faces of ``a`` and ``b`` the same person?
+
+    ``a``/``b`` are images or encodings (1-D arrays).  ``threshold`` defaults to the model
+    card's τ.  Raises :class:`NoFaceError` (a DataError) naming an image without a face.
+    """
+    m = load_face_model(model)
+    ea = _as_encoding(a, m, "image a")
+    eb = _as_encoding(b, m, "image b")
+    tau = float(m.card.threshold if threshold is None else threshold)
+    d = float(m.distance(ea, eb))
+    return VerifyResult(same=d < tau, distance=d, probability=m.probability(d), threshold=tau)
+
+
+def distances(encodings: Sequence[np.ndarray] | np.ndarray, query: np.ndarray,
+              model: str | Path | FaceModel = DEFAULT_MODEL) -> np.ndarray:
+    """Distances from ``query`` to each encoding, in the model's distance."""
+    m = load_face_model(model)
+    enc = np.asarray(encodings, dtype=np.float32).reshape(-1, m.card.embedding_dim)
+    return m.distance(enc, np.asarray(query, np.float32)[None, :])
