@@ -34,8 +34,10 @@ from siamnet.faces.models import DEFAULT_MODEL, FaceModel, load_face_model
 MAX_DETECT_SIDE = 1024
 #: when nothing is found at upsample 1 on a detection image no larger than this, retry at 2
 RETRY_UPSAMPLE_SIDE = 640
-#: side of the centre square (fraction of the shorter image side) used by :func:`centre_chip`
-CENTRE_CROP_FRACTION = 0.6
+#: side of the centre square (fraction of the shorter image side) used by :func:`centre_chip`;
+#: chosen on 48 LFW-style celeba_faces crops with a detected face, where the centre-crop
+#: encoding lay closest to the aligned-chip encoding (median distance 0.26; tried 0.45-0.8)
+CENTRE_CROP_FRACTION = 0.55
 
 ImageInput = Union[str, Path, np.ndarray, "PIL.Image.Image"]  # noqa: F821
 
