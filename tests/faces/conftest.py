@@ -103,3 +103,17 @@ def face_model(face_cache, resnet_dat):
     from siamnet.faces.models import load_face_model
 
     return load_face_model("dlib-resnet")
+
+
+@pytest.fixture(scope="session")
+def lfw_dir(tmp_path_factory, people) -> Path:
+    """The `people` crops copied into LFW's layout: DIR/Celeb_<id>/Celeb_<id>_000N.jpg."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("lfw")
+    for ident, files in people.items():
+        name = f"Celeb_{ident}"
+        (root / name).mkdir()
+        for n, f in enumerate(files, 1):
+            shutil.copy(f, root / name / f"{name}_{n:04d}.jpg")
+    return root

@@ -1,0 +1,184 @@
+"""The face commands through ``siamnet.cli.main``: output, --json, errors (exit 2, file named)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+from siamnet.cli import main
+from siamnet.faces.pairs import generate_pairs, write_pairs
+
+from _faces_support import write_png_header
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def last_json(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def bad_images(tmp_path, people):
+    """Each kind of bad input, with the reason the error must give."""
+    good = next(iter(people.values()))[0]
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "notes.jpg").write_text("meeting notes, not a photo")
+    (tmp_path / "cut.jpg").write_bytes(good.read_bytes()[:2000])
+    write_png_header(tmp_path / "huge.png", 20000, 20000)
+    Image.new("RGB", (240, 240), (200, 180, 160)).save(tmp_path / "wall.jpg")
+    return {"empty.jpg": "empty file", "notes.jpg": "cannot read image",
+            "cut.jpg": "cannot read image", "huge.png": "20000x20000|DecompressionBomb",
+            "wall.jpg": "no face detected"}
+
+
+def test_verify_text_and_json(face_model, people, capsys):
+    (a1, a2, *_), (b1, *_) = list(people.values())[:2]
+    code, out, _ = run(capsys, "verify", a1, a2)
+    assert code == 0 and out.startswith("same person: distance")
+    code, out, _ = run(capsys, "verify", a1, b1, "--json")
+    res = last_json(out)
+    assert code == 0 and res["same"] is False and res["distance"] > 0.6
+    assert res["threshold"] == 0.6 and res["model"] == "dlib-resnet" and res["b"] == str(b1)
+    code, out, _ = run(capsys, "verify", a1, a2, "--threshold", "0.01", "--json")
+    assert last_json(out)["same"] is False and last_json(out)["threshold"] == 0.01
+
+
+def test_verify_bad_inputs_exit_2_naming_the_file(face_model, people, bad_images, tmp_path,
+                                                  capsys):
+    good = next(iter(people.values()))[0]
+    for name, why in bad_images.items():
+        code, out, err = run(capsys, "verify", good, tmp_path / name)
+        assert code == 2 and out == "", name
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and str(tmp_path / name) in lines[0], err
+        assert any(w in lines[0] for w in why.split("|")), err
+    code, _, err = run(capsys, "verify", good, good, "--model", "nope")
+    assert code == 2 and "nope: no such face model" in err
+
+
+def test_enroll_identify_people(face_model, people, tmp_path, capsys):
+    ids = list(people)
+    g = tmp_path / "staff.db"
+    code, out, _ = run(capsys, "enroll", "--gallery", g, "Ada", *people[ids[0]][:3],
+                       "--employee-id", "E7", "--json")
+    res = last_json(out)
+    assert code == 0 and res["enrolled"]["name"] == "Ada" and res["enrolled"]["encodings"] == 3
+    code, out, _ = run(capsys, "enroll", "--gallery", g, "Bob", *people[ids[1]][:2])
+    assert code == 0 and "enrolled Bob from 2 image(s)" in out
+    probes = [people[ids[0]][4], people[ids[1]][4], people[ids[2]][0]]
+    code, out, _ = run(capsys, "identify", "--gallery", g, *probes, "--json")
+    res = last_json(out)
+    names = [r["faces"][0]["name"] for r in res["results"]]
+    assert code == 0 and names == ["Ada", "Bob", "unknown"]
+    assert res["results"][0]["faces"][0]["employee_id"] == "E7"
+    code, out, _ = run(capsys, "identify", "--gallery", g, probes[0])
+    assert code == 0 and "Ada" in out and "E7" in out
+    code, out, _ = run(capsys, "people", "--gallery", g, "--rename", "Bob", "Robert", "--json")
+    assert [p["name"] for p in last_json(out)["people"]] == ["Ada", "Robert"]
+    code, out, _ = run(capsys, "people", "--gallery", g, "--delete", "Ada")
+    assert code == 0 and "deleted 'Ada'" in out and "1 people in" in out
+    code, _, err = run(capsys, "people", "--gallery", g, "--delete", "Ada")
+    assert code == 2 and "no person named 'Ada'" in err
+    code, _, err = run(capsys, "identify", "--gallery", tmp_path / "none.db", probes[0])
+    assert code == 2 and "none.db: gallery not found" in err
+
+
+def test_enroll_bad_image_enrolls_nothing(face_model, people, bad_images, tmp_path, capsys):
+    good = next(iter(people.values()))[:2]
+    g = tmp_path / "g.db"
+    for name, why in bad_images.items():
+        code, out, err = run(capsys, "enroll", "--gallery", g, "Ada", *good, tmp_path / name)
+        assert code == 2 and str(tmp_path / name) in err, (name, err)
+        assert any(w in err for w in why.split("|")), err
+    code, out, _ = run(capsys, "people", "--gallery", g, "--json")
+    assert code == 0 and last_json(out)["people"] == []
+
+
+@pytest.fixture
+def pair_file(lfw_dir, tmp_path):
+    counts = {p.name: len(list(p.glob("*.jpg"))) for p in lfw_dir.iterdir()}
+    return write_pairs(tmp_path / "pairs.txt", generate_pairs(counts, folds=2, per_fold=10, seed=3))
+
+
+def test_pairs_report(face_model, lfw_dir, pair_file, tmp_path, capsys, monkeypatch):
+    from siamnet.faces import pairs as pairs_module
+
+    calls = []
+    real = pairs_module.largest_chip
+    monkeypatch.setattr(pairs_module, "largest_chip", lambda rgb, size: calls.append(1) or real(rgb, size))
+    code, out, _ = run(capsys, "pairs", "--pairs", pair_file, "--images", lfw_dir, "--json",
+                       "--plot", tmp_path / "roc.png")
+    res = last_json(out)
+    assert code == 0
+    for key in ("accuracy", "accuracy_std", "auc", "eer", "pairs", "no_face", "seconds",
+                "tar_at_far", "images_per_second"):
+        assert key in res, key
+    assert res["pairs"] == 40 and res["folds"] == 2 and len(res["fold_accuracies"]) == 2
+    assert res["accuracy"] >= 0.9 and res["auc"] >= 0.95 and res["no_face"] == 0
+    assert len(calls) == res["images"] <= 30  # each distinct image encoded once
+    assert (tmp_path / "roc.png").stat().st_size > 1000
+    code, out, _ = run(capsys, "pairs", "--pairs", pair_file, "--images", lfw_dir)
+    assert code == 0 and "accuracy" in out and "images/s" in out and "centre crop" in out
+
+
+def test_pairs_no_face_uses_centre_crop(face_model, lfw_dir, tmp_path, capsys):
+    images = tmp_path / "imgs"
+    shutil.copytree(lfw_dir, images)
+    a, b = sorted(p.name for p in images.iterdir())[:2]
+    Image.new("RGB", (250, 250), (120, 120, 120)).save(images / a / f"{a}_0005.jpg")
+    (tmp_path / "v1.txt").write_text(f"2\n{a}\t1\t2\n{a}\t1\t5\n{a}\t3\t{b}\t1\n{a}\t5\t{b}\t2\n")
+    code, out, _ = run(capsys, "pairs", "--pairs", tmp_path / "v1.txt", "--images", images,
+                       "--json")
+    res = last_json(out)
+    assert code == 0 and res["view"] == "View 1" and res["accuracy_std"] is None
+    assert res["no_face"] == 1 and res["no_face_images"] == [f"{a}/{a}_0005.jpg"]
+    assert "centre crop" in res["no_face_handling"] and res["images"] == 6
+
+
+def test_pairs_errors(face_model, lfw_dir, tmp_path, capsys):
+    (tmp_path / "bad.txt").write_text("1\tx\n")
+    code, _, err = run(capsys, "pairs", "--pairs", tmp_path / "bad.txt", "--images", lfw_dir)
+    assert code == 2 and f"{tmp_path / 'bad.txt'}:1:" in err
+    (tmp_path / "short.txt").write_text("1\nSomeone 1 2\nSomeone 1 Else\n")
+    code, _, err = run(capsys, "pairs", "--pairs", tmp_path / "short.txt", "--images", lfw_dir)
+    assert code == 2 and f"{tmp_path / 'short.txt'}:3:" in err
+    (tmp_path / "ghost.txt").write_text("1\nNobody 1 2\nNobody 1 Else 1\n")
+    code, _, err = run(capsys, "pairs", "--pairs", tmp_path / "ghost.txt", "--images", lfw_dir)
+    assert code == 2 and "Nobody_0001.jpg: image not found" in err and "ghost.txt:2" in err
+    code, _, err = run(capsys, "pairs", "--pairs", tmp_path / "ghost.txt", "--images",
+                       tmp_path / "nowhere")
+    assert code == 2 and "nowhere: image folder not found" in err
+
+
+def test_calibrate_then_verify(face_model, people, lfw_dir, pair_file, tmp_path, capsys):
+    card = tmp_path / "cal.json"
+    code, out, _ = run(capsys, "calibrate", "--pairs", pair_file, "--images", lfw_dir,
+                       "--best-accuracy", "--out", card, "--json")
+    res = last_json(out)
+    assert code == 0 and res["card"] == str(card) and res["accuracy"] >= 0.9
+    written = json.loads(card.read_text())
+    assert written["threshold"] == pytest.approx(res["threshold"]) and written["name"] == "dlib-resnet"
+    assert "siamnet calibrate" in written["threshold_source"] and written["probability"]["b"] < 0
+    (a1, a2, *_), (b1, *_) = list(people.values())[:2]
+    code, out, _ = run(capsys, "verify", a1, a2, "--model", card, "--json")
+    res_v = last_json(out)
+    assert res_v["threshold"] == pytest.approx(res["threshold"])
+    assert res_v["probability"] is not None and res_v["probability"] > 0.5
+    code, out, _ = run(capsys, "verify", a1, b1, "--model", card, "--json")
+    assert last_json(out)["probability"] < 0.5
+    code, out, _ = run(capsys, "calibrate", "--pairs", pair_file, "--images", lfw_dir,
+                       "--far", "0", "--out", tmp_path / "strict.json")
+    assert code == 0 and "false-accept rate <= 0" in out
+    strict = json.loads((tmp_path / "strict.json").read_text())
+    assert strict["metrics"]["calibration"]["far"] == 0.0
+    # the bundled card itself is untouched
+    from siamnet.faces.models import load_face_card
+
+    assert load_face_card("dlib-resnet").threshold == 0.6
