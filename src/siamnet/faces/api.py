@@ -90,12 +90,13 @@ def _array_to_rgb(a: np.ndarray) -> np.ndarray:
         a = a[..., 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
         raise DataError(f"image array must be (H, W), (H, W, 3) or (H, W, 4), got {a.shape}")
-    if a.dtype == np.uint16:
-        a = np.rint(a / 257.0)
-    elif a.dtype.kind == "f" and a.size and float(np.nanmax(a)) <= 1.0:
-        a = a * 255.0
-    a = np.clip(np.nan_to_num(a.astype(np.float64, copy=False)), 0, 255) if a.dtype != np.uint8 else a
-    a = a.astype(np.uint8, copy=False)
+    if a.dtype != np.uint8:  # 16-bit: 0..65535; float: 0..1 when max <= 1, else 0..255
+        f = np.nan_to_num(a.astype(np.float64))
+        if a.dtype == np.uint16:
+            f = f / 257.0
+        elif a.dtype.kind == "f" and f.size and f.max() <= 1.0:
+            f = f * 255.0
+        a = np.clip(np.rint(f), 0, 255).astype(np.uint8)
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
     elif a.shape[2] == 4:  # alpha over black, as for RGBA files

@@ -1,0 +1,236 @@
+"""siamnet's face pipeline vs face_recognition on the same images and pairs, one run.
+
+    PYTHONPATH=src python benchmarks/bench_faces_vs_face_recognition.py --pairs PAIRS --images DIR
+    PYTHONPATH=src python benchmarks/bench_faces_vs_face_recognition.py --celeba \
+        [--identities 7450-7499] [--folds 10] [--per-fold 100] [--workdir DIR]
+
+``--celeba`` builds an LFW layout of symbolic links to ``celeba_faces`` crops of the chosen
+identities (``DIR/images/Celeb_<id>/Celeb_<id>_NNNN.jpg``, files in sorted order) and random
+LFW-style pairs (``DIR/pairs.txt``, each identity in one fold only), so that
+``siamnet pairs --pairs DIR/pairs.txt --images DIR/images`` evaluates the same pairs.
+
+Both pipelines go image file → largest face → 5-point alignment → 128-d encoding:
+
+* siamnet: :mod:`siamnet.faces` (dlib HOG detector, upsample 1 on a copy of at most 1024 px,
+  retried at upsample 2 on small images without a face; dlib chip; our PyTorch port of
+  dlib's ResNet, affine-folded, channels-last).
+* face_recognition: ``load_image_file``, ``face_locations(img, 1, "hog")``, the largest box,
+  ``face_encodings(img, [box], num_jitters=1, model="small")`` (dlib's own ResNet).
+
+Where a pipeline finds no face, both encode the same centre crop (siamnet's
+``centre_chip``; face_recognition through dlib's ``compute_face_descriptor``) and count it.
+Accuracy is k-fold (τ fit by best accuracy on the other folds) for both; timings are
+end-to-end (decode + detect + align + encode, model loading excluded, 4 warm-up images first).
+face_recognition is optional: without it, only siamnet is measured and the script says so.
+Prints a table and, last, one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from siamnet.evaluate.verification import verification_report
+from siamnet.faces.pairs import (
+    PairSet,
+    cross_validated_accuracy,
+    generate_pairs,
+    image_path,
+    read_pairs,
+    write_pairs,
+)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pairs", type=Path, help="LFW-format pair file")
+    p.add_argument("--images", type=Path, help="folder of NAME/NAME_NNNN.jpg")
+    p.add_argument("--celeba", action="store_true", help="build pairs from celeba_faces")
+    p.add_argument("--data", type=Path, help="dataset root (default $SIAMNET_DATA or "
+                                             "../shared/datasets)")
+    p.add_argument("--identities", default="7450-7499", help="celeba identity range FIRST-LAST")
+    p.add_argument("--folds", type=int, default=10)
+    p.add_argument("--per-fold", type=int, default=100, help="matched (= mismatched) per fold")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workdir", type=Path, help="where --celeba writes images/ and pairs.txt")
+    p.add_argument("--only-siamnet", action="store_true", help="skip face_recognition")
+    return p.parse_args(argv)
+
+
+# -- inputs --------------------------------------------------------------------------------
+
+
+def build_celeba(args) -> tuple[Path, Path]:
+    root = args.data or Path(os.environ.get("SIAMNET_DATA")
+                             or Path(__file__).resolve().parents[1].parent / "shared" / "datasets")
+    celeba = root / "celeba_faces"
+    if not celeba.is_dir():
+        sys.exit(f"{celeba}: not found (set --data or SIAMNET_DATA)")
+    first, last = (int(x) for x in args.identities.split("-"))
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-faces-"))
+    images = work / "images"
+    counts = {}
+    for ident in range(first, last + 1):
+        files = sorted((celeba / str(ident)).glob("*.jpg"))
+        if not files:
+            continue
+        name = f"Celeb_{ident}"
+        (images / name).mkdir(parents=True, exist_ok=True)
+        for n, f in enumerate(files, 1):
+            link = image_path(images, name, n)
+            if not link.exists():
+                link.symlink_to(f)
+        counts[name] = len(files)
+    pairs = write_pairs(work / "pairs.txt",
+                        generate_pairs(counts, args.folds, args.per_fold, seed=args.seed))
+    print(f"celeba identities {args.identities}: {len(counts)} people, "
+          f"{sum(counts.values())} images; pairs {pairs}; images {images}", file=sys.stderr)
+    return pairs, images
+
+
+def distinct_images(pairset: PairSet, images: Path) -> tuple[list[Path], np.ndarray, np.ndarray]:
+    index: dict[tuple[str, int], int] = {}
+    for p in pairset.pairs:
+        for key in ((p.name_a, p.n_a), (p.name_b, p.n_b)):
+            index.setdefault(key, len(index))
+    paths = [image_path(images, *key) for key in index]
+    ia = np.array([index[(p.name_a, p.n_a)] for p in pairset.pairs])
+    ib = np.array([index[(p.name_b, p.n_b)] for p in pairset.pairs])
+    return paths, ia, ib
+
+
+# -- the two pipelines ---------------------------------------------------------------------
+
+
+def run_siamnet(paths: list[Path]) -> tuple[np.ndarray, list[int], float]:
+    from siamnet.faces.api import encode_many
+    from siamnet.faces.models import load_face_model
+    from siamnet.faces.pairs import encode_images
+
+    model = load_face_model("dlib-resnet")
+    encode_many(paths[:4], model)  # warm-up: weights, detector, predictor
+    t0 = time.perf_counter()
+    enc, no_face = encode_images(paths, model)
+    return enc, no_face, time.perf_counter() - t0
+
+
+def run_face_recognition(paths: list[Path]) -> tuple[np.ndarray, list[int], float]:
+    import face_recognition
+    from face_recognition import api as fr_api
+
+    from siamnet.faces.api import centre_chip
+
+    def one(path: Path) -> tuple[np.ndarray, bool]:
+        img = face_recognition.load_image_file(str(path))
+        boxes = face_recognition.face_locations(img, 1, "hog")
+        if boxes:  # (top, right, bottom, left)
+            box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
+            return np.asarray(face_recognition.face_encodings(img, [box], 1, "small")[0]), True
+        chip = centre_chip(np.ascontiguousarray(img[..., :3]))
+        return np.asarray(fr_api.face_encoder.compute_face_descriptor(chip, 1)), False
+
+    for p in paths[:4]:
+        one(p)
+    t0 = time.perf_counter()
+    enc = np.zeros((len(paths), 128), np.float32)
+    missed = []
+    for i, p in enumerate(paths):
+        enc[i], found = one(p)
+        if not found:
+            missed.append(i)
+    return enc, missed, time.perf_counter() - t0
+
+
+def scores(enc: np.ndarray, ia: np.ndarray, ib: np.ndarray, pairset: PairSet,
+           no_face: list[int], seconds: float) -> dict:
+    d = np.linalg.norm(enc[ia].astype(np.float64) - enc[ib], axis=1)
+    same = pairset.same
+    accs, taus = cross_validated_accuracy(d, same, pairset.fold_of)
+    rep = verification_report(-d, same, far=1e-3)
+    return {"accuracy": float(np.mean(accs)),
+            "accuracy_std": float(np.std(accs, ddof=1)) if len(accs) > 1 else None,
+            "accuracy_at_0.6": float(((d < 0.6) == same).mean()), "auc": rep["auc"],
+            "eer": rep["eer"], "tar_at_far_1e-3": rep["tar_at_far"], "no_face": len(no_face),
+            "seconds": seconds, "faces_per_second": len(enc) / seconds,
+            "_distances": d, "_no_face": set(no_face)}
+
+
+# -- main ----------------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.celeba:
+        pairs_file, images = build_celeba(args)
+    elif args.pairs and args.images:
+        pairs_file, images = args.pairs, args.images
+    else:
+        sys.exit("give --pairs and --images, or --celeba")
+    import torch
+
+    pairset = read_pairs(pairs_file)
+    paths, ia, ib = distinct_images(pairset, images)
+    enc, missed, secs = run_siamnet(paths)
+    results = {"siamnet": scores(enc, ia, ib, pairset, missed, secs)}
+    fr_note = None
+    if args.only_siamnet:
+        fr_note = "skipped (--only-siamnet)"
+    else:
+        try:
+            import face_recognition  # noqa: F401
+        except Exception as exc:  # ImportError, or its models package failing to import
+            fr_note = (f"face_recognition is not installed or cannot be imported ({exc}); "
+                       "pip install face-recognition (needs dlib) to compare")
+            print(f"NOTE: {fr_note}", file=sys.stderr)
+        else:
+            enc_fr, missed_fr, secs_fr = run_face_recognition(paths)
+            results["face_recognition"] = scores(enc_fr, ia, ib, pairset, missed_fr, secs_fr)
+    compare = {}
+    if "face_recognition" in results:
+        s, f = results["siamnet"], results["face_recognition"]
+        d1, d2 = s["_distances"], f["_distances"]
+        missed = s["_no_face"] | f["_no_face"]
+        both = np.array([a not in missed and b not in missed for a, b in zip(ia, ib)])
+        compare = {"max_abs_distance_difference": float(np.abs(d1 - d2).max()),
+                   "max_abs_distance_difference_faces_found_by_both":
+                       float(np.abs(d1 - d2)[both].max()) if both.any() else None,
+                   "decisions_differing_at_0.6": int(((d1 < 0.6) != (d2 < 0.6)).sum())}
+    for r in results.values():
+        r.pop("_distances")
+        r.pop("_no_face")
+
+    print(f"{len(pairset.pairs)} pairs ({pairset.folds} folds), {len(paths)} distinct images; "
+          f"{platform.processor() or platform.machine()}, torch threads "
+          f"{torch.get_num_threads()}, CPU count {os.cpu_count()}")
+    print(f"{'pipeline':<18} {'accuracy':>15} {'acc@0.6':>8} {'AUC':>7} {'EER':>7} "
+          f"{'no face':>8} {'seconds':>8} {'faces/s':>8}")
+    for name, r in results.items():
+        std = f" ± {100 * r['accuracy_std']:.2f}" if r["accuracy_std"] is not None else ""
+        print(f"{name:<18} {100 * r['accuracy']:>7.2f}{std:>8} {100 * r['accuracy_at_0.6']:>8.2f} "
+              f"{r['auc']:>7.4f} {r['eer']:>7.4f} {r['no_face']:>8} {r['seconds']:>8.1f} "
+              f"{r['faces_per_second']:>8.2f}")
+    if fr_note:
+        print(f"face_recognition: {fr_note}")
+    if compare:
+        both = compare["max_abs_distance_difference_faces_found_by_both"]
+        print(f"siamnet vs face_recognition: max |Δ distance| "
+              f"{compare['max_abs_distance_difference']:.2g} (over pairs whose faces both "
+              f"pipelines found: {both if both is None else f'{both:.2g}'}), decisions "
+              f"differing at 0.6: {compare['decisions_differing_at_0.6']}")
+    print(json.dumps({"pairs_file": str(pairs_file), "images_dir": str(images),
+                      "pairs": len(pairset.pairs), "folds": pairset.folds, "images": len(paths),
+                      "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+                      "results": results, "face_recognition_note": fr_note, **compare}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
