@@ -143,6 +143,12 @@ def test_encode_and_encode_many(face_model, people, tmp_path):
     Image.new("RGB", (200, 200), (128, 128, 128)).save(tmp_path / "blank.png")
     many = faces.encode_many(files + [tmp_path / "blank.png"], batch_size=3)
     assert many[-1] is None and faces.encode(tmp_path / "blank.png") is None
+    threaded = faces.encode_many(files + [tmp_path / "blank.png"], batch_size=3, workers=2)
+    assert threaded[-1] is None
+    np.testing.assert_allclose(np.stack(threaded[:-1]), np.stack(many[:-1]), atol=1e-6)
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 nope")
+    with pytest.raises(DataError, match="bad.jpg"):
+        faces.encode_many(files + [tmp_path / "bad.jpg"], workers=2)
     for f, e in zip(files, many):
         assert e.shape == (128,) and e.dtype == np.float32
         np.testing.assert_allclose(faces.encode(f), e, atol=1e-5)

@@ -108,13 +108,13 @@ def pair_file(lfw_dir, tmp_path):
 
 
 def test_pairs_report(face_model, lfw_dir, pair_file, tmp_path, capsys, monkeypatch):
-    from siamnet.faces import pairs as pairs_module
+    import siamnet.faces.api as api_module
 
     calls = []
-    real = pairs_module.largest_chip
-    monkeypatch.setattr(pairs_module, "largest_chip", lambda rgb, size: calls.append(1) or real(rgb, size))
+    real = api_module.largest_chip
+    monkeypatch.setattr(api_module, "largest_chip", lambda rgb, size: calls.append(1) or real(rgb, size))
     code, out, _ = run(capsys, "pairs", "--pairs", pair_file, "--images", lfw_dir, "--json",
-                       "--plot", tmp_path / "roc.png")
+                       "--plot", tmp_path / "roc.png", "--workers", "2")
     res = last_json(out)
     assert code == 0
     for key in ("accuracy", "accuracy_std", "auc", "eer", "pairs", "no_face", "seconds",

@@ -151,7 +151,8 @@ def cmd_pairs(args) -> int:
     bar, update = _progress(_images_in(pairset), args.json)
     try:
         res, (fpr, tpr) = evaluate_pairs(pairset, args.images, model, far=args.far,
-                                         batch_size=args.batch_size, progress=update)
+                                         batch_size=args.batch_size, progress=update,
+                                         workers=args.workers)
     finally:
         if bar is not None:
             bar.close()
@@ -198,7 +199,8 @@ def cmd_calibrate(args) -> int:
         raise DataError(f"{args.pairs}: calibration needs both matched and mismatched pairs")
     bar, update = _progress(_images_in(pairset), args.json)
     try:
-        d, facts = pair_distances(pairset, args.images, model, args.batch_size, update)
+        d, facts = pair_distances(pairset, args.images, model, args.batch_size, update,
+                                  args.workers)
     finally:
         if bar is not None:
             bar.close()
@@ -293,6 +295,8 @@ def add_commands(sub) -> None:
                                                       "(View 1)")
         q.add_argument("--images", required=True, help="folder of NAME/NAME_NNNN.jpg")
         q.add_argument("--batch-size", type=int, default=32)
+        q.add_argument("--workers", type=int, help="threads that read, detect and align "
+                                                   "(default: 1 on <= 2 cores, else cores/2, max 4)")
         q.add_argument("--json", action="store_true", help="print one JSON object as the last line")
         q.set_defaults(func=func)
         if name == "pairs":

@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from siamnet.errors import DataError
-from siamnet.faces.api import ImageInput, NoFaceError, describe, encode_faces, load, largest_chip
+from siamnet.faces.api import ImageInput, NoFaceError, describe, encode_faces, iter_chips
 from siamnet.faces.detect import FaceBox
 from siamnet.faces.models import DEFAULT_MODEL, FaceModel, load_face_model
 
@@ -194,9 +194,8 @@ class Gallery:
             if row:
                 raise DataError(f"employee id {employee_id!r} already belongs to {row[0]!r}")
         chips = []
-        for i, image in enumerate(images):
-            label = describe(image, f"image {i + 1}")
-            chip = largest_chip(load(image), self.model.chip_size)
+        for i, (chip, _) in enumerate(iter_chips(images, self.model.chip_size)):
+            label = describe(images[i], f"image {i + 1}")
             if chip is None:
                 raise NoFaceError(f"{label}: no face detected; {name!r} was not enrolled")
             chips.append((label, chip))

@@ -32,7 +32,7 @@ from siamnet.evaluate.verification import (
     threshold_at_far,
     verification_report,
 )
-from siamnet.faces.api import CENTRE_CROP_FRACTION, centre_chip, largest_chip, load
+from siamnet.faces.api import CENTRE_CROP_FRACTION, iter_chips
 from siamnet.faces.models import FaceModel, load_face_model
 
 
@@ -195,7 +195,7 @@ def generate_pairs(counts: dict[str, int], folds: int, per_fold: int, seed: int 
 
 
 def encode_images(paths: list[Path], model: FaceModel, batch_size: int = 32,
-                  progress: Callable[[int], None] | None = None
+                  progress: Callable[[int], None] | None = None, workers: int | None = None
                   ) -> tuple[np.ndarray, list[int]]:
     """Encode each image's largest face; where none is detected, encode a centre crop.
 
@@ -213,12 +213,10 @@ def encode_images(paths: list[Path], model: FaceModel, batch_size: int = 32,
                 progress(len(batch))
             batch.clear()
 
-    for i, path in enumerate(paths):
-        rgb = load(path)
-        chip = largest_chip(rgb, model.chip_size)
-        if chip is None:
+    chips = iter_chips(paths, model.chip_size, workers, chunk=batch_size, fallback=True)
+    for i, (chip, found) in enumerate(chips):
+        if not found:
             no_face.append(i)
-            chip = centre_chip(rgb, model.chip_size)
         batch.append((i, chip))
         if len(batch) >= batch_size:
             flush()
@@ -227,8 +225,8 @@ def encode_images(paths: list[Path], model: FaceModel, batch_size: int = 32,
 
 
 def pair_distances(pairset: PairSet, images: str | Path, model: str | Path | FaceModel,
-                   batch_size: int = 32, progress: Callable[[int], None] | None = None
-                   ) -> tuple[np.ndarray, dict]:
+                   batch_size: int = 32, progress: Callable[[int], None] | None = None,
+                   workers: int | None = None) -> tuple[np.ndarray, dict]:
     """Distances of every pair (each distinct image encoded once) and facts about the run."""
     model = load_face_model(model)
     images = Path(images)
@@ -245,7 +243,7 @@ def pair_distances(pairset: PairSet, images: str | Path, model: str | Path | Fac
                 index[(name, n)] = len(paths)
                 paths.append(path)
     start = time.perf_counter()
-    enc, no_face = encode_images(paths, model, batch_size, progress)
+    enc, no_face = encode_images(paths, model, batch_size, progress, workers)
     seconds = time.perf_counter() - start
     ia = np.array([index[(p.name_a, p.n_a)] for p in pairset.pairs])
     ib = np.array([index[(p.name_b, p.n_b)] for p in pairset.pairs])
@@ -275,13 +273,14 @@ NO_FACE_HANDLING = (f"no face detected: a centre crop ({CENTRE_CROP_FRACTION:.0%
 
 def evaluate_pairs(pairset: PairSet, images: str | Path, model: str | Path | FaceModel,
                    far: float = 1e-3, batch_size: int = 32,
-                   progress: Callable[[int], None] | None = None) -> tuple[dict, tuple]:
+                   progress: Callable[[int], None] | None = None, workers: int | None = None
+                   ) -> tuple[dict, tuple]:
     """The LFW protocol on ``pairset``.  Returns (report, (fpr, tpr)) — the ROC for plotting."""
     model = load_face_model(model)
     same = pairset.same
     if same.all() or not same.any():
         raise DataError(f"{pairset.source}: needs both matched and mismatched pairs")
-    d, facts = pair_distances(pairset, images, model, batch_size, progress)
+    d, facts = pair_distances(pairset, images, model, batch_size, progress, workers)
     scores = -d
     report = verification_report(scores, same, far=far)
     tau = float(model.card.threshold)
