@@ -173,6 +173,13 @@ def test_calibrate_then_verify(face_model, people, lfw_dir, pair_file, tmp_path,
     assert res_v["probability"] is not None and res_v["probability"] > 0.5
     code, out, _ = run(capsys, "verify", a1, b1, "--model", card, "--json")
     assert last_json(out)["probability"] < 0.5
+    # a gallery enrolled with the bundled card is searched with the calibrated one's τ
+    g = tmp_path / "g.db"
+    assert run(capsys, "enroll", "--gallery", g, "Ada", a1)[0] == 0
+    code, out, _ = run(capsys, "identify", "--gallery", g, a2, "--model", card, "--json")
+    res_i = last_json(out)
+    assert res_i["threshold"] == pytest.approx(res["threshold"])
+    assert res_i["results"][0]["faces"][0]["name"] == "Ada"
     code, out, _ = run(capsys, "calibrate", "--pairs", pair_file, "--images", lfw_dir,
                        "--far", "0", "--out", tmp_path / "strict.json")
     assert code == 0 and "false-accept rate <= 0" in out

@@ -43,6 +43,11 @@ def test_enroll_identify_list(trio):
     assert not who.known and who.name == "unknown" and who.distance >= g.threshold
     assert who.nearest in enrol and who.employee_id is None
     assert g.identify(np.zeros((100, 100, 3), np.uint8)) == []
+    # two people in one photo: one answer per face, largest first
+    canvas = Image.new("RGB", (620, 360))
+    canvas.paste(Image.open(probes["person 1"]).resize((200, 200)), (0, 80))
+    canvas.paste(Image.open(probes["person 2"]).resize((360, 360)), (260, 0))
+    assert [a.name for a in g.identify(np.asarray(canvas))] == ["person 2", "person 1"]
     # a stricter τ turns the same probe into "unknown"
     strict = Gallery(":memory:", threshold=0.05)
     strict.enroll("p", enrol["person 0"])
