@@ -184,7 +184,7 @@ def test_calibrate_then_verify(face_model, people, lfw_dir, pair_file, tmp_path,
                        "--far", "0", "--out", tmp_path / "strict.json")
     assert code == 0 and "false-accept rate <= 0" in out
     strict = json.loads((tmp_path / "strict.json").read_text())
-    assert strict["metrics"]["calibration"]["far"] == 0.0
+    assert strict["metrics"]["calibration"]["false_accept_rate"] == 0.0
     # the bundled card itself is untouched
     from siamnet.faces.models import load_face_card
 

@@ -215,7 +215,8 @@ def cmd_calibrate(args) -> int:
     accept = d < tau
     measured = {"pairs": int(len(d)), "same": int(same.sum()),
                 "accuracy": float((accept == same).mean()),
-                "tar": float(accept[same].mean()), "far": float(accept[~same].mean()),
+                "true_accept_rate": float(accept[same].mean()),
+                "false_accept_rate": float(accept[~same].mean()),
                 "no_face": facts["no_face"]}
     a, b = fit_logistic(d, same)
     today = datetime.now(timezone.utc).date().isoformat()
@@ -240,8 +241,8 @@ def cmd_calibrate(args) -> int:
         _emit(res)
         return 0
     print(f"τ = {tau:.4f} ({rule}) on {measured['pairs']} pairs: accuracy "
-          f"{100 * measured['accuracy']:.2f} %, TAR {measured['tar']:.4f}, "
-          f"FAR {measured['far']:.4f}")
+          f"{100 * measured['accuracy']:.2f} %, TAR {measured['true_accept_rate']:.4f}, "
+          f"FAR {measured['false_accept_rate']:.4f}")
     print(f"P(same | d) = 1 / (1 + exp(-({a:.3f} {b:+.3f} d)))")
     print(f"wrote {out}; use it with --model {out}")
     return 0

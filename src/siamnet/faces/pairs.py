@@ -292,15 +292,15 @@ def evaluate_pairs(pairset: PairSet, images: str | Path, model: str | Path | Fac
         accs, taus = cross_validated_accuracy(d, same, pairset.fold_of)
         res.update(accuracy=float(np.mean(accs)), accuracy_std=float(np.std(accs, ddof=1)),
                    accuracy_protocol=f"{pairset.folds}-fold: τ fit by best accuracy on the "
-                                     "other folds, applied to the held-out fold",
+                                     "other folds, applied to the held-out fold; ± is the "
+                                     "sample standard deviation over folds",
                    fold_accuracies=accs, fold_thresholds=taus,
                    threshold_mean=float(np.mean(taus)))
     else:
         res.update(accuracy=at_card, accuracy_std=None,
                    accuracy_protocol="one fold (View 1): accuracy at the card's threshold")
-    _, tar = threshold_at_far(scores, same, far)
     res.update(card_threshold=tau, accuracy_at_card_threshold=at_card, auc=report["auc"],
-               eer=report["eer"], far=far, tar_at_far=tar, **facts,
+               eer=report["eer"], far=far, tar_at_far=report["tar_at_far"], **facts,
                no_face_handling=NO_FACE_HANDLING)
     fpr, tpr, _ = roc_curve(scores, same)
     return res, (fpr, tpr)
