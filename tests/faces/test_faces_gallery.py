@@ -155,3 +155,22 @@ def test_thousand_and_first_person_is_one_insert(trio):
     assert seconds < 10  # two images encoded and inserted; nothing else is computed
     with pytest.raises(DataError, match="NaN"):
         g.enroll_encodings("bad", np.full((1, 128), np.nan), ["x"])
+
+
+def test_processes_creating_one_gallery_at_once(tmp_path):
+    """Several processes opening the same new file: one creates the schema, none fails."""
+    import subprocess
+    import sys
+
+    from _faces_support import REPO
+
+    code = ("import sys; from siamnet.faces.gallery import Gallery; "
+            "g = Gallery(sys.argv[1]); print(g.schema_version); g.close()")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "shared.db")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={"PYTHONPATH": str(REPO / "src")}) for _ in range(4)]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, results
+    assert [out.strip() for out, _ in results] == [str(SCHEMA_VERSION)] * 4
+    with Gallery(tmp_path / "shared.db") as g:
+        assert g._db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1

@@ -126,6 +126,7 @@ class Gallery:
             parent = Path(self.path).expanduser().resolve().parent
             if not parent.is_dir():
                 raise DataError(f"{self.path}: folder {parent} does not exist")
+        db = None
         try:
             db = sqlite3.connect(self.path, isolation_level=None)
             db.execute("PRAGMA foreign_keys=ON")
@@ -133,27 +134,40 @@ class Gallery:
             db.execute("PRAGMA busy_timeout=5000")
             self._migrate(db)
         except sqlite3.DatabaseError as exc:
+            if db is not None:
+                db.close()
             raise DataError(f"{self.path}: not a usable siamnet gallery ({exc})") from None
+        except DataError:
+            db.close()
+            raise
         return db
 
-    def _migrate(self, db: sqlite3.Connection) -> None:
+    def _version(self, db: sqlite3.Connection) -> int:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "schema_version" not in tables:
             if tables:
                 raise DataError(f"{self.path}: an SQLite file but not a siamnet gallery "
                                 f"(tables: {', '.join(sorted(tables))})")
-            version = 0
-        else:
-            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            version = int(row[0] or 0)
+            return 0
+        version = int(db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
         if version > SCHEMA_VERSION:
             raise DataError(f"{self.path}: gallery schema version {version} is newer than this "
                             f"siamnet understands ({SCHEMA_VERSION}); upgrade siamnet")
-        for target in range(version + 1, SCHEMA_VERSION + 1):
+        return version
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """Bring the schema up to :data:`SCHEMA_VERSION`, one transaction per step; the
+        version is re-read under the write lock, so two processes opening a new file at
+        once do not both create it."""
+        while self._version(db) < SCHEMA_VERSION:
             with _transaction(db):
+                version = self._version(db)
+                if version == SCHEMA_VERSION:
+                    break
+                target = version + 1
                 if target == 1:
-                    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT "
-                               "NULL, applied TEXT NOT NULL)")
+                    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, "
+                               "applied TEXT NOT NULL)")
                 for statement in MIGRATIONS[target]:
                     db.execute(statement)
                 db.execute("INSERT INTO schema_version VALUES (?, ?)", (target, _now()))
