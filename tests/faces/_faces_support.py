@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from _support import REPO, skip_or_fail  # one definition of skip-or-fail for all tests
+from _support import REPO, skip_or_fail  # noqa: F401  (re-exported: one definition for all tests)
 
 # identities/images used for the equality tests (celeba_faces): the first IMAGES_PER_ID
 # images of the first identities (sorted) that have that many, until MAX_IMAGES are taken.

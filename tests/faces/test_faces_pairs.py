@@ -8,7 +8,6 @@ import pytest
 
 from siamnet.errors import DataError
 from siamnet.faces.pairs import (
-    PairSet,
     cross_validated_accuracy,
     fit_logistic,
     generate_pairs,

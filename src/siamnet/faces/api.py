@@ -24,7 +24,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Sequence, Union
+from typing import TYPE_CHECKING, Iterable, Sequence, Union
 
 import numpy as np
 
@@ -41,7 +41,10 @@ RETRY_UPSAMPLE_SIDE = 640
 #: encoding lay closest to the aligned-chip encoding (median distance 0.26; tried 0.45-0.8)
 CENTRE_CROP_FRACTION = 0.55
 
-ImageInput = Union[str, Path, np.ndarray, "PIL.Image.Image"]  # noqa: F821
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+ImageInput = Union[str, Path, np.ndarray, "PILImage"]
 
 
 class NoFaceError(DataError):
