@@ -316,7 +316,8 @@ class Gallery:
                 owners.append(slot[pid])
                 vectors.append(np.frombuffer(blob, "<f4"))
             dim = self.model.card.embedding_dim
-            matrix = np.stack(vectors) if vectors else np.zeros((0, dim), np.float32)
+            # float64 once here, so that each query computes distances without converting
+            matrix = np.stack(vectors).astype(np.float64) if vectors else np.zeros((0, dim))
             self._index = (key, names, ids, np.asarray(owners, np.int64), matrix)
         return self._index[1:]
 
