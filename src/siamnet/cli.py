@@ -122,17 +122,22 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_models(args) -> int:
+    from .faces.models import list_face_models
     from .models import list_models
 
-    cards = list_models()
+    cards, faces = list_models(), list_face_models()
     if args.json:
-        _print_json([{"name": c.name, "encoder": c.encoder, "objective": c.objective, "threshold": c.threshold,
-                      "metrics": c.metrics} for c in cards])
+        _print_json([{"name": c.name, "kind": "general", "encoder": c.encoder, "objective": c.objective,
+                      "threshold": c.threshold, "metrics": c.metrics} for c in cards]
+                    + [{"name": c.name, "kind": "face", "encoder": c.encoder, "threshold": c.threshold,
+                        "metrics": c.metrics} for c in faces])
         return 0
     for c in cards:
         one = c.metrics.get("validation_oneshot", {})
-        acc = f"{100 * one['accuracy']:.1f} % val {one['ways']}-way {one['shots']}-shot" if one else ""
-        print(f"{c.name:<16} {c.encoder:<10} {c.objective:<12} τ={c.threshold if c.threshold is None else round(c.threshold, 4)}  {acc}")
+        acc = f"{100 * one['accuracy']:.1f} % validation {one['ways']}-way {one['shots']}-shot" if one else ""
+        print(f"{c.name:<16} {c.encoder:<12} {c.objective:<12} τ={c.threshold:.4f}  {acc}")
+    for c in faces:
+        print(f"{c.name:<16} {c.encoder:<12} {'face':<12} τ={c.threshold:.4f}  {c.distance} distance")
     return 0
 
 
