@@ -5,6 +5,7 @@ from siamnet.models import list_models
 
 def main() -> None:
     print("| model | objective | miner | epochs (best) | validation 20-way 1-shot, within alphabet | ± 95% CI | verification AUC | EER | τ |")
+    # τ is a distance (same when d < τ) for distance models, a probability (same when P > τ) for pair-head ones
     print("|---|---|---|---|---|---|---|---|---|")
     for c in list_models():
         one = c.metrics.get("validation_oneshot")
@@ -14,7 +15,8 @@ def main() -> None:
         miner = c.training.get("miner", "") if c.objective == "triplet" else "balanced pairs"
         print(f"| `{c.name}` | {c.objective} | {miner} | {c.metrics['epochs_run']} ({c.metrics['best_epoch']}) "
               f"| {100 * one['accuracy']:.2f} % ({one['trials']} trials) | {100 * one['accuracy_ci95']:.2f} "
-              f"| {ver.get('auc', float('nan')):.4f} | {100 * ver.get('eer', float('nan')):.2f} % | {c.threshold:.4f} |")
+              f"| {ver.get('auc', float('nan')):.4f} | {100 * ver.get('eer', float('nan')):.2f} % "
+              f"| {'P(same) > ' if c.score == 'pair_head' else 'd < '}{c.threshold:.4f} |")
 
 
 if __name__ == "__main__":
