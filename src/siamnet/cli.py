@@ -109,7 +109,7 @@ def cmd_evaluate(args) -> int:
         res["card_threshold"], res["accuracy_at_card_threshold"] = tau, float((pred == same).mean())
     if args.plot:
         fpr, tpr, _ = roc_curve(scores, same)
-        res["plot"] = str(plot_roc({str(args.model): (fpr, tpr)}, args.plot, f"ROC on {Path(args.data).name}" + (f" ({args.groups})" if args.groups else "")))
+        res["plot"] = str(plot_roc({str(args.model): (fpr, tpr)}, args.plot, f"ROC on {Path(args.data).name}" + (f", {len(args.groups.split(','))} groups" if args.groups else "")))
     if args.json:
         _print_json(res)
     else:
