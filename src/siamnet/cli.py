@@ -86,8 +86,6 @@ def cmd_oneshot(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """Verification metrics on balanced pairs drawn from a dataset folder."""
-    import torch
-
     from .data import make_pairs
     from .evaluate import plot_roc, roc_curve, verification_report
     from .models import load_model
@@ -97,16 +95,13 @@ def cmd_evaluate(args) -> int:
     ds.load(model.pre, progress=not args.json)
     i, j, same = make_pairs(ds.labels, args.pairs, seed=args.seed)
     emb = model.embed(ds.images)
-    if model.card.score == "pair_head":
-        scores = torch.sigmoid(model.head.logit(emb[i], emb[j])).numpy()
-    else:
-        scores = -model.distance.paired(emb[i], emb[j]).numpy()
+    scores = model.pair_scores(emb[i], emb[j]).numpy()
     res = verification_report(scores, same, far=args.far)
     res["model"] = str(args.model)
     if model.card.threshold is not None:
-        tau = model.card.threshold
-        pred = scores > tau if model.card.score == "pair_head" else -scores < tau
-        res["card_threshold"], res["accuracy_at_card_threshold"] = tau, float((pred == same).mean())
+        pred = scores > model.threshold_score(model.card.threshold)
+        res["card_threshold"] = model.card.threshold
+        res["accuracy_at_card_threshold"] = float((pred == same).mean())
     if args.plot:
         fpr, tpr, _ = roc_curve(scores, same)
         res["plot"] = str(plot_roc({str(args.model): (fpr, tpr)}, args.plot, f"ROC on {Path(args.data).name}" + (f", {len(args.groups.split(','))} groups" if args.groups else "")))

@@ -322,47 +322,43 @@ def train(cfg: TrainConfig) -> dict:
         if stop.item():
             break
 
-    result = finish(cfg, out, card, val_ds, state) if main else {}
+    result = finish(out, card, val_ds, val_episodes, state, cfg.seed) if main else {}
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
     return result
 
 
-def finish(cfg: TrainConfig, out: Path, card: ModelCard, val_ds: ImageFolder, state: dict) -> dict:
+def finish(out: Path, card: ModelCard, val_ds: ImageFolder, episodes, state: dict, seed: int) -> dict:
     """Reload the best weights, measure them once more, fix the default τ, write the model."""
     from .models import load_model
 
     best = load_model(out / "best")
-    res = evaluate_episodes(best, val_ds.images,
-                            make_episodes(val_ds.labels, val_ds.groups, min(cfg.val_ways, val_ds.num_classes),
-                                          cfg.val_shots, cfg.val_episodes, within_group=bool(set(val_ds.groups) - {""}),
-                                          seed=cfg.seed + 1))
+    res = evaluate_episodes(best, val_ds.images, episodes)
     # τ: the best-accuracy threshold on balanced validation pairs (never on training classes)
-    i, j, same = make_pairs(val_ds.labels, 4000, seed=cfg.seed + 2)
+    i, j, same = make_pairs(val_ds.labels, 4000, seed=seed + 2)
     emb = best.embed(val_ds.images)
-    if best.card.score == "pair_head":
-        scores = torch.sigmoid(best.head.logit(emb[i], emb[j])).detach().numpy()
-        thr, _ = best_accuracy_threshold(scores, same)
-        threshold, source = thr, "best accuracy on 4000 balanced validation pairs (P(same) > τ)"
-    else:
-        scores = -best.distance.paired(emb[i], emb[j]).numpy()
-        thr, _ = best_accuracy_threshold(scores, same)
-        threshold, source = -thr, "best accuracy on 4000 balanced validation pairs (d < τ)"
+    scores = best.pair_scores(emb[i], emb[j]).numpy()
+    thr, _ = best_accuracy_threshold(scores, same)
+    threshold = best.threshold_score(thr)  # the same map turns a score threshold back into τ
+    rule = "P(same) > τ" if best.card.score == "pair_head" else "d < τ"
     ver = verification_report(scores, same)
-    card.threshold, card.threshold_source = float(threshold), source
+    card.threshold, card.threshold_source = float(threshold), f"best accuracy on 4000 balanced validation pairs ({rule})"
+    per_class = np.bincount(episodes[0].support_labels)
+    ways, shots = len(per_class), int(per_class[0])
+    groups = [{val_ds.groups[c] for c in val_ds.labels[e.support]} for e in episodes]
     card.metrics = {
-        "validation_oneshot": {"ways": min(cfg.val_ways, val_ds.num_classes), "shots": cfg.val_shots,
+        "validation_oneshot": {"ways": ways, "shots": shots,
                                "episodes": res["runs"], "trials": res["trials"], "accuracy": res["accuracy"],
-                               "accuracy_ci95": res["accuracy_ci95"], "within_groups": bool(set(val_ds.groups) - {""})},
+                               "accuracy_ci95": res["accuracy_ci95"], "within_groups": all(len(g) == 1 for g in groups)},
         "validation_verification": ver,
         "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
     }
     card.training["history"] = state["history"]
     card.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     save_model(out / "model", best.encoder, card, best.head)
-    print(f"saved {out / 'model'}.safetensors (+ .json): validation {card.metrics['validation_oneshot']['ways']}-way "
-          f"{cfg.val_shots}-shot accuracy {res['accuracy']:.4f}, τ = {threshold:.4f}", file=sys.stderr)
+    print(f"saved {out / 'model'}.safetensors (+ .json): validation {ways}-way {shots}-shot accuracy "
+          f"{res['accuracy']:.4f}, τ = {threshold:.4f}", file=sys.stderr)
     return card.metrics
 
 

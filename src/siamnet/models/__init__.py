@@ -86,6 +86,17 @@ class SiameseModel(nn.Module):
         return torch.cat(out) if out else torch.empty(0, self.card.encoder_args.get("embedding_dim", 128))
 
     @torch.inference_mode()
+    def pair_scores(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """One score per pair (a[i], b[i]), larger = more alike: P(same) for pair-head models, −d otherwise."""
+        if self.card.score == "pair_head" and self.head is not None:
+            return torch.sigmoid(self.head.logit(a, b))
+        return -self.distance.paired(a, b)
+
+    def threshold_score(self, tau: float) -> float:
+        """τ in the units of :meth:`pair_scores` (a pair is "same" when its score > this)."""
+        return tau if self.card.score == "pair_head" else -tau
+
+    @torch.inference_mode()
     def similarity(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(len(a), len(b)) matrix, larger = more alike: −d for distance models, P(same) for pair-head models."""
         if self.card.score == "pair_head" and self.head is not None:
