@@ -274,7 +274,7 @@ def train(cfg: TrainConfig) -> dict:
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 101 + rank)
         batches = sampler.epoch(epoch)
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and main),
-                   unit="batch", leave=False)
+                   unit="batch", leave=False, mininterval=0.5 if sys.stderr.isatty() else 30)
         t0, seen, running = time.perf_counter(), 0, 0.0
         for idx in bar:
             for g in optimizer.param_groups:
