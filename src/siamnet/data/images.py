@@ -61,17 +61,25 @@ def open_image(path: str | Path) -> Image.Image:
         raise DataError(f"{path}: cannot read image ({e.__class__.__name__}: {e})") from None
 
 
-def to_mode(img: Image.Image, mode: str) -> Image.Image:
-    """Convert any Pillow mode (1, P, RGBA, I;16, F, CMYK, ...) to ``L`` or ``RGB``."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+def to_mode(img: Image.Image, mode: str, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Convert any Pillow mode (1, P, RGBA, I;16, F, CMYK, ...) to ``L`` or ``RGB``.
+
+    16/32-bit integers are scaled from 0..65535 (an ``I`` image already within 0..255 is kept);
+    floats are taken as 0..1 when their maximum is <= 1, else as 0..255; transparency is laid
+    over ``background``.
+    """
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         a = np.asarray(img, dtype=np.float64)
-        lo, hi = float(a.min()), float(a.max())
-        a = (a - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(a)
-        img = Image.fromarray(a.astype(np.uint8), "L")
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        if img.mode == "F":
+            a = a * 255.0 if a.max(initial=0) <= 1.0 else a
+        elif not (img.mode == "I" and a.max(initial=0) <= 255):
+            a = a / 257.0
+        img = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba)
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (*background, 255)), rgba)
     return img.convert(mode)
 
 

@@ -33,38 +33,11 @@ CHIP_PADDING = 0.25
 
 
 def to_rgb_array(img) -> np.ndarray:
-    """A Pillow image (any mode) → contiguous uint8 RGB array (H, W, 3).
+    """A Pillow image (any mode) → contiguous uint8 RGB array (H, W, 3), alpha laid over black
+    (the conversion rules are :func:`siamnet.data.images.to_mode`'s)."""
+    from siamnet.data.images import to_mode
 
-    Alpha is composited over black; 16/32-bit integer images are scaled from 0..65535;
-    float images are taken as 0..1 when their maximum is ≤ 1, else as 0..255.
-    """
-    from PIL import Image
-
-    mode = img.mode
-    if mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-        mode = img.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        if mode == "I" and arr.max(initial=0) <= 255:
-            grey = arr
-        else:
-            grey = arr / 257.0
-        grey = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
-    if mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        if arr.max(initial=0) <= 1.0:
-            arr = arr * 255.0
-        grey = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        img = Image.alpha_composite(background, rgba)
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+    return np.ascontiguousarray(np.asarray(to_mode(img, "RGB", background=(0, 0, 0)), dtype=np.uint8))
 
 
 def load_image(path: str | Path) -> np.ndarray:
