@@ -39,7 +39,8 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(
         data=args.data, out=args.out, encoder=args.encoder, embedding_dim=args.embedding_dim,
         normalize=not args.no_normalize, input_size=args.input_size, mode=args.mode, invert=args.invert,
-        channels=args.channels, objective=args.objective, miner=args.miner, margin=args.margin, p=args.p,
+        channels=args.channels, objective=args.objective, miner=args.miner, margin=args.margin, distance=args.distance,
+        p=args.p,
         k=args.k, epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, lr=args.lr,
         weight_decay=args.weight_decay, augment=not args.no_augment, rotations=args.rotations,
         val_groups=[g for g in (args.val_groups or "").split(",") if g], val_group_count=args.val_group_count,
@@ -158,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--objective", default="triplet", choices=["triplet", "pair", "contrastive"])
     t.add_argument("--miner", default="batch-hard", choices=["batch-hard", "semi-hard", "batch-all"])
     t.add_argument("--margin", type=float, default=0.2)
+    t.add_argument("--distance", default="squared", choices=["squared", "euclidean"],
+                   help="distance the triplet loss and miner measure the margin in (the model's stays squared)")
     t.add_argument("--p", type=int, default=32, help="classes per batch")
     t.add_argument("--k", type=int, default=4, help="images per class in a batch")
     t.add_argument("--epochs", type=int, default=30)

@@ -32,6 +32,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from .core.distance import get_distance
 from .core import (BatchAllMiner, BatchHardMiner, ContrastiveLoss, ContrastiveObjective, PairHead, PairMiner,
                    PairObjective, SemiHardMiner, TripletMarginLoss, TripletObjective, build_encoder)
 from .data import (ImageFolder, KochAffine, PKSampler, Preprocess, add_rotations, make_episodes, make_pairs,
@@ -55,6 +56,7 @@ class TrainConfig:
     objective: str = "triplet"  # triplet | pair | contrastive
     miner: str = "batch-hard"  # batch-hard | semi-hard | batch-all (triplet objective)
     margin: float = 0.2
+    distance: str = "squared"  # the triplet loss's and miner's distance: squared | euclidean
     p: int = 32  # classes per batch
     k: int = 4  # images per class
     epochs: int = 30
@@ -105,6 +107,10 @@ def _device(name: str) -> torch.device:
 
 
 def git_commit() -> str:
+    """The source's commit (``+dirty`` with uncommitted changes); ``$SIAMNET_GIT_COMMIT`` names it
+    where the source was copied without its .git folder (e.g. to a GPU machine)."""
+    if os.environ.get("SIAMNET_GIT_COMMIT"):
+        return os.environ["SIAMNET_GIT_COMMIT"]
     try:
         root = Path(__file__).resolve().parents[2]
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
@@ -131,10 +137,13 @@ def split_data(cfg: TrainConfig, ds: ImageFolder) -> tuple[ImageFolder, ImageFol
 def build_objective(cfg: TrainConfig, encoder: torch.nn.Module) -> tuple[torch.nn.Module, PairHead | None]:
     """Compose encoder + miner + loss into the module that training optimises."""
     if cfg.objective == "triplet":
-        miner = {"batch-hard": BatchHardMiner(), "semi-hard": SemiHardMiner(cfg.margin),
-                 "batch-all": BatchAllMiner(cfg.margin)}[cfg.miner]
+        # Training may measure the margin in plain Euclidean distance (Hermans et al.: batch-hard is
+        # stable there); the model's distance stays the squared one, which ranks pairs the same way.
+        d = get_distance({"squared": "squared_euclidean"}.get(cfg.distance, cfg.distance))
+        miner = {"batch-hard": BatchHardMiner(d), "semi-hard": SemiHardMiner(cfg.margin, d),
+                 "batch-all": BatchAllMiner(cfg.margin, distance=d)}[cfg.miner]
         reduction = "mean_nonzero" if cfg.miner == "batch-all" else "mean"
-        return TripletObjective(encoder, miner, TripletMarginLoss(cfg.margin, reduction)), None
+        return TripletObjective(encoder, miner, TripletMarginLoss(cfg.margin, reduction, d)), None
     if cfg.objective == "pair":
         head = PairHead(cfg.embedding_dim)
         return PairObjective(encoder, head, PairMiner()), head
