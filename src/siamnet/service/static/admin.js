@@ -387,7 +387,7 @@
   }
 
   function drawChart(days) {
-    const W = 760, H = 240, left = 40, right = 10, top = 14, bottom = 34;
+    const W = 760, H = 250, left = 40, right = 10, top = 16, bottom = 36;
     const plotW = W - left - right, plotH = H - top - bottom;
     const max = niceMax(Math.max(0, ...days.map((d) => d.people)));
     const step = plotW / days.length, barW = Math.max(2, step * 0.7);
@@ -408,7 +408,7 @@
       root.append(bar);
       if (d.people > 0) root.append(svg("text", { class: "value", x: x + barW / 2, y: y - 3, "text-anchor": "middle" }, d.people));
       if (i % 5 === (days.length - 1) % 5) {
-        root.append(svg("text", { x: x + barW / 2, y: H - bottom + 16, "text-anchor": "middle" }, d.day.slice(5)));
+        root.append(svg("text", { x: x + barW / 2, y: H - bottom + 20, "text-anchor": "middle" }, d.day.slice(5)));
       }
     });
     root.append(svg("line", { class: "axis", x1: left, x2: W - right, y1: top + plotH, y2: top + plotH }));

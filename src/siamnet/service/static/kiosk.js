@@ -188,7 +188,14 @@
       if (answer.status === "recorded") {
         showResult("recorded", answer.name || "", "Welcome · checked in at " + when);
       } else if (answer.status === "cooldown") {
-        showResult("cooldown", answer.name || "", "already checked in · " + hhmmss(new Date()));
+        // The person is still in front of the camera just after being recorded: keep the
+        // welcome on screen rather than replacing it a second later.
+        const box = $("result");
+        if (box.classList.contains("recorded") && $("result-name").textContent === answer.name && Date.now() < resultUntil) {
+          resultUntil = Date.now() + SHOW_MS;
+        } else {
+          showResult("cooldown", answer.name || "", "already checked in");
+        }
       } else if (answer.status === "unknown") {
         showResult("unknown", "unknown", "Not recognised · " + when);
       }
