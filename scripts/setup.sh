@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install siamnet with its test and face extras. Safe to run again.
+# Create .venv and install siamnet with its test, face, service and browser-test (e2e) extras.
+# Safe to run again. The e2e tests also need Chromium from Debian (.ci/run installs it).
 # PyTorch comes as the CPU build that lies on this machine's disk (pip install torch==2.13.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +10,4 @@ fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -m pip install -q torch==2.13.0
-python -m pip install -q -e '.[dev,faces]'
+python -m pip install -q -e '.[dev,faces,service,e2e]'
