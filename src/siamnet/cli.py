@@ -219,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_face_commands = None
     if add_face_commands is not None:
         add_face_commands(sub)
+    try:  # serve and attendance live with the service (fastapi loads only when serve runs)
+        from .service.cli import add_commands as add_service_commands
+    except ImportError:
+        add_service_commands = None
+    if add_service_commands is not None:
+        add_service_commands(sub)
 
     m = sub.add_parser("models", help="list the bundled models")
     m.add_argument("--json", action="store_true")

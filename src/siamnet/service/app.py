@@ -1,0 +1,462 @@
+"""The attendance service: a FastAPI app over one store, one gallery and one loaded face model.
+
+>>> from siamnet.service import Settings, create_app
+>>> app = create_app(Settings(data="attendance-data"))     # uvicorn.run(app) / TestClient(app)
+
+Routes are the table of docs/attendance-design.md (OpenAPI at ``/docs``).  Face work (decoding,
+detection, encoding) runs on a small thread pool of its own so the event loop keeps answering;
+store-only routes run on Starlette's thread pool.  Every error is a 4xx/5xx with a JSON body
+``{"error": "..."}`` naming the input; tokens, encodings and photos never reach the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from siamnet.errors import SiamnetError
+from siamnet.service import attendance as att
+from siamnet.service.auth import Caller, TokenBook, bearer_token, ensure_tokens
+from siamnet.service.checkin import DEFAULT_KIOSK, CheckinDesk
+from siamnet.service.settings import Settings
+from siamnet.service.uploads import Upload, UploadError, check_filename, check_size, decode_image
+
+log = logging.getLogger("siamnet.service")
+
+STATIC = Path(str(resources.files("siamnet.service") / "static"))
+
+
+class ApiError(Exception):
+    """An answer other than 2xx: HTTP status and the message for ``{"error": ...}``."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+class Rename(BaseModel):
+    name: str
+
+
+# -- the service object --------------------------------------------------------------------
+
+
+class Service:
+    """What the routes share: settings, store, gallery, check-in desk, tokens, face pool."""
+
+    def __init__(self, settings: Settings, store=None):
+        from siamnet.gallery import Gallery
+        from siamnet.gallery.store import open_store
+
+        self.settings = settings
+        self.tz = settings.tz
+        self.store = store if store is not None else open_store(
+            settings.db_url, keep_photos=settings.keep_photos)
+        try:
+            self.gallery = Gallery(self.store, model=settings.model, threshold=settings.threshold)
+            self.first_tokens = ensure_tokens(
+                self.store, settings.tokens_file if settings.write_tokens_file else None)
+            self.tokens = TokenBook.from_store(self.store)
+        except BaseException:
+            self.store.close()
+            raise
+        self.desk = CheckinDesk(self.gallery, self.store, settings.cooldown)
+        self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="siamnet-face")
+
+    @property
+    def model(self):
+        return self.gallery.model
+
+    async def face_work(self, fn, *args):
+        """Run CPU-heavy face work on the face pool (the event loop stays free)."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    def warm_up(self) -> None:
+        """Load the encoder's weights once, before the first request needs them."""
+        import numpy as np
+
+        size = self.model.chip_size
+        self.model.encode_chips(np.zeros((1, size, size, 3), np.uint8))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.store.close()
+
+    # -- uploads ------------------------------------------------------------------------------
+
+    async def read_uploads(self, files: list[UploadFile], field: str) -> list[Upload]:
+        limit = self.settings.max_images
+        if not files:
+            raise ApiError(400, f"{field}: give 1 to {limit} image files")
+        if len(files) > limit:
+            raise ApiError(400, f"{field}: give 1 to {limit} image files, got {len(files)}")
+        out = []
+        for i, f in enumerate(files):
+            label = f"{field}[{i + 1}]" if len(files) > 1 else field
+            out.append(await self.read_upload(f, label))
+        return out
+
+    async def read_upload(self, f, field: str) -> Upload:
+        if not hasattr(f, "read"):  # a plain form value where a file was expected
+            raise ApiError(400, f"{field}: expected an uploaded image file, got a text field")
+        name = check_filename(field, f.filename)
+        data = await f.read(self.settings.max_upload_bytes + 1)
+        upload = Upload(field, name, data)
+        check_size(upload, self.settings.max_upload_bytes)
+        return upload
+
+    def decode(self, upload: Upload):
+        return decode_image(upload, self.settings.max_pixels)
+
+    # -- people -------------------------------------------------------------------------------
+
+    def encode_uploads(self, name: str, uploads: list[Upload]):
+        """(vectors, sources, photos) of the largest face of every upload — all of them decoded
+        and encoded before anything is written (an upload without a face names itself)."""
+        import numpy as np
+
+        from siamnet.faces.api import NoFaceError, largest_chip
+
+        chips = []
+        for u in uploads:
+            chip = largest_chip(self.decode(u), self.model.chip_size)
+            if chip is None:
+                raise NoFaceError(f"{u.label}: no face detected; {name!r} was not changed")
+            chips.append(chip)
+        vectors = self.model.encode_chips(np.stack(chips))
+        photos = [u.data for u in uploads] if self.store.keep_photos else None
+        return vectors, [u.source for u in uploads], photos
+
+    def enroll(self, name: str, employee_id: str | None, uploads: list[Upload], caller: Caller):
+        vectors, sources, photos = self.encode_uploads(name, uploads)
+        return self.store.add_person(name, employee_id, self.model.name, vectors, sources,
+                                     photos, actor=caller.actor)
+
+    def add_photos(self, name: str, uploads: list[Upload], caller: Caller):
+        vectors, sources, photos = self.encode_uploads(name, uploads)
+        return self.store.add_encodings(name, self.model.name, vectors, sources, photos,
+                                        actor=caller.actor)
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _status_for(exc: SiamnetError) -> int:
+    from siamnet.gallery.store import NotFound
+
+    if isinstance(exc, UploadError):
+        return exc.status
+    if isinstance(exc, NotFound):
+        return 404
+    if "already" in str(exc):
+        return 409
+    return 400
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path", "header")]
+        where = ".".join(loc) or "request"
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "missing":
+            msg = "required"
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError):
+        return _error(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(SiamnetError)
+    async def siamnet_error(request: Request, exc: SiamnetError):
+        return _error(_status_for(exc), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        return _error(422, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return _error(exc.status_code, detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):
+        # the type and place only: messages of foreign exceptions may quote request data
+        log.error("internal error on %s %s: %s", request.method, request.url.path,
+                  type(exc).__name__, exc_info=(type(exc), None, exc.__traceback__))
+        return _error(500, "internal server error (see the service log)")
+
+
+class BodyLimit:
+    """Refuse a request body larger than ``limit`` bytes (413 JSON) — by its Content-Length before
+    reading anything, or while streaming when it has none — so nothing huge is spooled."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        too_big = _error(413, f"request body is larger than {self.limit / 2**20:.0f} MB "
+                              "(each image at most the upload limit)")
+        if length is not None:
+            try:
+                if int(length) > self.limit:
+                    return await too_big(scope, receive, send)
+            except ValueError:
+                return await _error(400, "Content-Length header is not a number")(scope, receive, send)
+        seen = 0
+        started = False
+
+        async def counted_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge()
+            return message
+
+        async def tracked_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except _BodyTooLarge:
+            if not started:
+                await too_big(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+# -- the app -------------------------------------------------------------------------------
+
+
+def create_app(settings: Settings | None = None, store=None) -> FastAPI:
+    """The FastAPI app for ``settings`` (validated); opens the store (or uses ``store``), makes the
+    first tokens when it has none (``app.state.first_tokens``), and loads the face model."""
+    settings = (settings or Settings()).checked()
+    if store is None and settings.store_kind == "sqlite":
+        # the folder holds biometric data and tokens: its owner only, when we create it
+        settings.data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    svc = Service(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await svc.face_work(svc.warm_up)
+        yield
+        svc.close()
+
+    app = FastAPI(title="siamnet attendance", version="1",
+                  description="Enroll people from photos, check in at kiosks by face, read "
+                              "attendance. Send `Authorization: Bearer <token>` (admin or kiosk).",
+                  lifespan=lifespan)
+    app.state.service = svc
+    app.state.first_tokens = svc.first_tokens
+    _install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+
+    def caller(request: Request) -> Caller:
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None:
+            raise ApiError(401, "missing bearer token (send 'Authorization: Bearer <token>')",
+                           {"WWW-Authenticate": "Bearer"})
+        who = svc.tokens.caller(token)
+        if who is None:
+            raise ApiError(401, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
+        return who
+
+    def admin(who: Caller = Depends(caller)) -> Caller:
+        if who.role != "admin":
+            raise ApiError(403, f"this needs the admin token; a {who.role} token may only check in")
+        return who
+
+    def kiosk_or_admin(who: Caller = Depends(caller)) -> Caller:
+        return who
+
+    # -- pages --------------------------------------------------------------------------------
+
+    if STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def page(name: str):
+        path = STATIC / name
+        if not path.is_file():
+            raise ApiError(404, f"page {name} is not installed")
+        return FileResponse(path, media_type="text/html; charset=utf-8",
+                            headers={"Cache-Control": "no-cache"})
+
+    @app.get("/", include_in_schema=False)
+    def root():
+        return RedirectResponse("/admin")
+
+    @app.get("/kiosk", include_in_schema=False)
+    def kiosk_page():
+        return page("kiosk.html")
+
+    @app.get("/admin", include_in_schema=False)
+    def admin_page():
+        return page("admin.html")
+
+    # -- health and whoami ------------------------------------------------------------------------
+
+    @app.get("/health", tags=["service"])
+    def health():
+        return {"status": "ok", "people": svc.store.count_people(), "model": svc.model.name,
+                "store": svc.store.kind}
+
+    @app.get("/api/kiosk/whoami", tags=["service"])
+    def whoami(who: Caller = Depends(kiosk_or_admin)):
+        return {"role": who.role, "model": svc.model.name, "threshold": svc.gallery.threshold,
+                "cooldown": svc.settings.cooldown}
+
+    # -- people -------------------------------------------------------------------------------
+
+    @app.post("/api/people", status_code=201, tags=["people"])
+    async def enroll(name: str = Form(..., description="the person's name (1-200 characters)"),
+                     employee_id: str | None = Form(None),
+                     images: list[UploadFile] = File(..., description="1-5 photos"),
+                     who: Caller = Depends(admin)):
+        from siamnet.gallery.store import NotFound, clean_name, clean_text
+
+        name = clean_name(name, "name")
+        employee_id = clean_text(employee_id, "employee_id") if employee_id not in (None, "") else None
+        uploads = await svc.read_uploads(images, "images")
+        try:  # refuse a taken name before the face work (the store checks again on write)
+            await asyncio.to_thread(svc.store.person, name)
+            raise ApiError(409, f"name {name!r} is already enrolled (rename or delete that person first)")
+        except NotFound:
+            pass
+        person = await svc.face_work(svc.enroll, name, employee_id, uploads, who)
+        log.info("enrolled person %s from %d image(s)", person.id, person.encodings)
+        return JSONResponse(jsonable_encoder(person.to_dict()), status_code=201)
+
+    @app.post("/api/people/{name:path}/photos", tags=["people"])
+    async def add_photos(name: str, images: list[UploadFile] = File(...),
+                         who: Caller = Depends(admin)):
+        uploads = await svc.read_uploads(images, "images")
+        await asyncio.to_thread(svc.store.person, name)  # 404 before the face work
+        person = await svc.face_work(svc.add_photos, name, uploads, who)
+        return person.to_dict()
+
+    @app.get("/api/people", tags=["people"])
+    def people(who: Caller = Depends(admin)):
+        return [p.to_dict() for p in svc.gallery.people()]
+
+    @app.patch("/api/people/{name:path}", tags=["people"])
+    def rename(name: str, body: Rename, who: Caller = Depends(admin)):
+        return svc.gallery.rename(name, body.name, actor=who.actor).to_dict()
+
+    @app.delete("/api/people/{name:path}", status_code=204, tags=["people"])
+    def delete(name: str, who: Caller = Depends(admin)):
+        svc.gallery.delete(name, actor=who.actor)
+        return Response(status_code=204)
+
+    # -- faces --------------------------------------------------------------------------------
+
+    @app.post("/api/verify", tags=["faces"])
+    async def verify(a: UploadFile = File(...), b: UploadFile = File(...),
+                     who: Caller = Depends(admin)):
+        from siamnet.faces.api import verify as verify_faces
+
+        ua, ub = await svc.read_upload(a, "a"), await svc.read_upload(b, "b")
+
+        def work():
+            ra, rb = svc.decode(ua), svc.decode(ub)
+            from siamnet.faces.api import encode
+
+            ea = encode(ra, svc.model)
+            eb = encode(rb, svc.model)
+            for enc, up in ((ea, ua), (eb, ub)):
+                if enc is None:
+                    raise UploadError(f"{up.label}: no face detected", status=422)
+            return verify_faces(ea, eb, model=svc.model, threshold=svc.gallery.threshold)
+
+        return (await svc.face_work(work)).to_dict()
+
+    @app.post("/api/identify", tags=["faces"])
+    async def identify(image: UploadFile = File(...), who: Caller = Depends(admin)):
+        upload = await svc.read_upload(image, "image")
+        found = await svc.face_work(lambda: svc.gallery.identify(svc.decode(upload)))
+        return [jsonable_encoder(f.to_dict()) for f in found]
+
+    @app.post("/api/checkin", tags=["attendance"])
+    async def checkin(image: UploadFile = File(...), kiosk: str | None = Form(None),
+                      who: Caller = Depends(kiosk_or_admin)):
+        from siamnet.gallery.store import clean_text
+
+        place = clean_text(kiosk, "kiosk", max_length=100) if kiosk not in (None, "") else DEFAULT_KIOSK
+        upload = await svc.read_upload(image, "image")
+        answer = await svc.face_work(lambda: svc.desk.checkin(svc.decode(upload), place))
+        event = answer.get("event")
+        answer["event"] = None if event is None else att.event_dict(event, svc.tz)
+        return answer
+
+    # -- attendance ---------------------------------------------------------------------------
+
+    def _range(day, start, end):
+        return att.resolve_range(day, start, end, svc.tz)
+
+    def _events(day, start, end, person, kiosk=None):
+        first, last = _range(day, start, end)
+        return first, last, att.events_between(svc.store, first, last, svc.tz, person, kiosk)
+
+    @app.get("/api/attendance", tags=["attendance"])
+    def attendance(day: str | None = None, start: str | None = Query(None, alias="from"),
+                   end: str | None = Query(None, alias="to"), person: str | None = None,
+                   kiosk: str | None = None, who: Caller = Depends(admin)):
+        _, _, events = _events(day, start, end, person, kiosk)
+        return [att.event_dict(e, svc.tz) for e in events]
+
+    @app.get("/api/attendance.csv", tags=["attendance"])
+    def attendance_csv(day: str | None = None, start: str | None = Query(None, alias="from"),
+                       end: str | None = Query(None, alias="to"), person: str | None = None,
+                       kiosk: str | None = None, who: Caller = Depends(admin)):
+        first, last, events = _events(day, start, end, person, kiosk)
+        svc.store.audit(who.actor, "attendance.export",
+                        {"from": first.isoformat(), "to": last.isoformat(), "person": person,
+                         "events": len(events)})
+        name = f"attendance-{first}" + ("" if first == last else f"-to-{last}") + ".csv"
+        return Response(att.events_csv(events, svc.tz), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.get("/api/attendance/daily", tags=["attendance"])
+    def attendance_daily(day: str | None = None, start: str | None = Query(None, alias="from"),
+                         end: str | None = Query(None, alias="to"), who: Caller = Depends(admin)):
+        first, last, events = _events(day, start, end, None)
+        return att.daily(events, first, last, svc.tz)
+
+    @app.get("/api/audit", tags=["service"])
+    def audit(limit: int = Query(100, ge=1, le=10_000), who: Caller = Depends(admin)):
+        return [e.to_dict() for e in svc.store.audit_log(limit)]
+
+    return app

@@ -1,0 +1,104 @@
+"""Uploaded photos → RGB arrays, refusing what is not a sane image before any face work.
+
+Every refusal is an :class:`UploadError` carrying the HTTP status and a message that names the
+form field and the file (``images[2] 'me.jpg': ...``): empty, too many bytes (413), too many
+pixels or a decompression bomb (413), not an image, truncated, or a file name with a folder in it.
+File names are only ever used in messages and as the ``source`` label, never as paths.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from siamnet.errors import DataError
+
+MAX_NAME_IN_MESSAGES = 80
+
+
+class UploadError(DataError):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file, read into memory (at most the byte limit + 1)."""
+
+    field: str  # "images[2]", "image", "a"
+    filename: str  # as sent (may be anything)
+    data: bytes
+
+    @property
+    def label(self) -> str:
+        name = self.filename
+        if len(name) > MAX_NAME_IN_MESSAGES:
+            name = name[:MAX_NAME_IN_MESSAGES] + "…"
+        return f"{self.field} {name!r}" if name else self.field
+
+    @property
+    def source(self) -> str:
+        """What the store records as the encoding's source: the plain file name or the field."""
+        return self.filename or self.field
+
+
+def check_filename(field: str, filename: str | None) -> str:
+    """The file name sent with a part, refused when it names a folder or holds control characters
+    (browsers and curl send a bare name; anything else is a client trying a path)."""
+    name = unicodedata.normalize("NFC", filename or "")
+    shown = name if len(name) <= MAX_NAME_IN_MESSAGES else name[:MAX_NAME_IN_MESSAGES] + "…"
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        raise UploadError(f"{field} {shown!r}: file name contains control characters")
+    if "/" in name or "\\" in name or name in (".", "..") or ":" in name[:3]:
+        raise UploadError(f"{field} {shown!r}: file name must be a plain name, not a path")
+    if len(name) > 255:
+        raise UploadError(f"{field}: file name is longer than 255 characters")
+    return name
+
+
+def check_size(upload: Upload, max_bytes: int) -> None:
+    if not upload.data:
+        raise UploadError(f"{upload.label}: empty file, not an image")
+    if len(upload.data) > max_bytes:
+        raise UploadError(f"{upload.label}: larger than the {max_bytes / 2**20:g} MB upload limit",
+                          status=413)
+
+
+def decode_image(upload: Upload, max_pixels: int) -> np.ndarray:
+    """The upload as a contiguous uint8 RGB array (EXIF rotation applied)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from siamnet.faces.detect import to_rgb_array
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(upload.data))
+            w, h = img.size
+            if w * h > max_pixels:  # from the header, before any pixel is decoded
+                raise UploadError(f"{upload.label}: image is {w}x{h} pixels, more than the "
+                                  f"{max_pixels / 1e6:g} megapixel limit", status=413)
+            if w < 1 or h < 1:
+                raise UploadError(f"{upload.label}: image has no pixels ({w}x{h})")
+            if getattr(img, "n_frames", 1) > 1:
+                img.seek(0)
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            return to_rgb_array(img)
+    except UploadError:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise UploadError(f"{upload.label}: refused as a decompression bomb ({exc})",
+                          status=413) from None
+    except UnidentifiedImageError:
+        raise UploadError(f"{upload.label}: not an image (JPEG, PNG, WebP, ... expected)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+        reason = str(exc) or exc.__class__.__name__
+        if "truncated" in reason.lower() or isinstance(exc, EOFError):
+            raise UploadError(f"{upload.label}: truncated image ({reason})") from None
+        raise UploadError(f"{upload.label}: cannot decode image ({reason})") from None

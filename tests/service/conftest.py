@@ -1,0 +1,67 @@
+"""Fixtures for the service tests: a private model cache, real face photos, and a factory of
+TestClients on a fresh SQLite store (or on PostgreSQL when the gallery tests provide one)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from _service_support import face_photos, skip_or_fail
+
+
+def need(module: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        skip_or_fail(f"python package {module!r} is not installed (pip install 'siamnet[service]')")
+
+
+@pytest.fixture(scope="session")
+def service_cache(tmp_path_factory):
+    """A private SIAMNET_CACHE for the session (tests never touch ~/.cache)."""
+    mp = pytest.MonkeyPatch()
+    folder = tmp_path_factory.mktemp("siamnet-cache")
+    mp.setenv("SIAMNET_CACHE", str(folder))
+    yield folder
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def celeba(data_root) -> Path:
+    folder = data_root / "celeba_faces"
+    if not folder.is_dir():
+        skip_or_fail(f"{folder} not found")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def photos(celeba) -> dict[str, list[Path]]:
+    """5 identities x 4 real face crops: enroll from the first ones, check in with the last."""
+    need("dlib")
+    return face_photos(celeba, identities=5, per_identity=4)
+
+
+@pytest.fixture
+def make_client(tmp_path, service_cache):
+    """``make_client(**settings)`` → (TestClient, {"admin": token, "kiosk": token}); the app's
+    lifespan runs (model warm-up) and every client is closed at the end."""
+    need("fastapi")
+    need("httpx")
+    from fastapi.testclient import TestClient
+
+    from siamnet.service import Settings, create_app
+
+    clients = []
+
+    def make(data: Path | None = None, **fields):
+        settings = Settings(data=data or tmp_path / f"data{len(clients)}", **fields)
+        client = TestClient(create_app(settings), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client, dict(client.app.state.first_tokens or {})
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
