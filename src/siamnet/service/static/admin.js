@@ -344,7 +344,7 @@
     $("today-date").textContent = day;
     let events;
     try {
-      events = await api("GET", "/api/attendance?day=" + day);
+      events = await api("GET", "/api/attendance");   // no day: today in the service's time zone
     } catch (err) { report(err, "Could not load today's attendance"); return; }
     events.sort((a, b) => String(b.time).localeCompare(String(a.time)));
     $("today-empty").hidden = events.length > 0;

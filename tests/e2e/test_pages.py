@@ -1,0 +1,165 @@
+"""End-to-end: the admin and kiosk pages in headless Chromium against the real service.
+
+The fake camera shows a CelebA face; the tests check what the pages show and what the store
+recorded, and leave screenshots in runs/e2e-screenshots/ for a person to look at."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pytest
+
+from conftest import KNOWN, OTHER
+
+pytestmark = [pytest.mark.e2e, pytest.mark.data]
+
+VIEWPORT = {"width": 1280, "height": 800}
+NAME = "Zoë O'Brien"          # not ASCII, with a quote: goes through URLs and the page as text
+SCARY = '<script>alert("x")</script><b>bold</b>'
+DIALOGS: dict = {}             # page -> {"seen": [messages], "accept": answer to confirm()}
+
+
+def expect():
+    from playwright.sync_api import expect as _expect
+
+    return _expect
+
+
+def page_with_token(browser, service, key: str | None = None, token: str | None = None):
+    """A fresh page; with key/token, the token is already in localStorage (asked once before)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    if key:
+        context.add_init_script(f"localStorage.setItem({key!r}, {token!r})")
+    page = context.new_page()
+    DIALOGS[page] = {"seen": [], "accept": False}
+
+    def on_dialog(dialog):
+        state = DIALOGS[page]
+        state["seen"].append(dialog.message)
+        dialog.accept() if state["accept"] else dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    return page
+
+
+def admin_page(browser, service):
+    page = page_with_token(browser, service, "siamnet.adminToken", service.tokens["admin"])
+    page.goto(service.url + "/admin")
+    expect()(page.locator("#app")).to_be_visible()
+    return page
+
+
+def today() -> str:
+    return datetime.now().astimezone().date().isoformat()
+
+
+def test_wrong_token_shows_a_clear_message(launch, cameras, service, shot):
+    browser = launch(cameras["stranger"])
+    page = page_with_token(browser, service)
+    page.goto(service.url + "/kiosk")
+    page.fill("#token-input", "not-a-real-token")
+    page.click("#token-form button[type=submit]")
+    expect()(page.locator("#token-message")).to_contain_text("refused", timeout=10_000)
+    expect()(page.locator("#scan")).to_be_hidden()
+    shot(page, "01-kiosk-wrong-token")
+
+    # the kiosk token is not an admin token
+    page = page_with_token(browser, service)
+    page.goto(service.url + "/admin")
+    page.fill("#token-input", service.tokens["kiosk"])
+    page.click("#token-form button[type=submit]")
+    expect()(page.locator("#token-message")).to_contain_text("admin token", timeout=10_000)
+    expect()(page.locator("#app")).to_be_hidden()
+    shot(page, "02-admin-kiosk-token-refused")
+
+
+def test_enroll_check_in_attendance_and_delete(launch, cameras, celeba, service, api, shot):
+    browser = launch(cameras["known"])
+    ex = expect()
+
+    # admin: sign in through the form, enroll from three uploaded photos
+    admin = page_with_token(browser, service)
+    admin.goto(service.url + "/admin")
+    admin.fill("#token-input", service.tokens["admin"])
+    admin.click("#token-form button[type=submit]")
+    ex(admin.locator("#app")).to_be_visible(timeout=10_000)
+    admin.fill("#enroll-name", NAME)
+    admin.fill("#enroll-employee", "E-0042")
+    admin.set_input_files("#enroll-files", [str(celeba / KNOWN[0] / f) for f in KNOWN[1]])
+    ex(admin.locator("#enroll-thumbs .thumb")).to_have_count(3)
+    admin.click("#enroll-submit")
+    ex(admin.locator("#enroll-message")).to_have_text(re.compile(r"^Enrolled "), timeout=60_000)
+    row = admin.locator("#people-table tbody tr", has_text=NAME)
+    ex(row).to_have_count(1)
+    ex(row.locator("td").nth(2)).to_have_text("3")
+    shot(admin, "03-admin-enrolled")
+
+    # kiosk: the camera shows the same person (another photo); the name appears in large type
+    kiosk = page_with_token(browser, service, "siamnet.kioskToken", service.tokens["kiosk"])
+    kiosk.goto(service.url + "/kiosk?kiosk=lobby")
+    ex(kiosk.locator("#result-name")).to_have_text(NAME, timeout=45_000)
+    ex(kiosk.locator("#result-detail")).to_contain_text("checked in")
+    size = kiosk.eval_on_selector("#result-name", "e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 48, f"the name is shown at {size}px, not in large type"
+    shot(kiosk, "04-kiosk-known")
+    # standing there: later frames answer "cooldown" and record nothing new
+    kiosk.wait_for_timeout(2500)
+    ex(kiosk.locator("#result-name")).to_have_text(NAME)
+    kiosk.close()
+
+    # the store recorded exactly one event for the person, at that kiosk
+    events = [e for e in api.get(f"/api/attendance?day={today()}") if e["name"] == NAME]
+    assert len(events) == 1, events
+    assert events[0]["decision"] == "known" and events[0]["kiosk"] == "lobby"
+    assert events[0]["distance"] < 0.6
+
+    # admin: today's table and the chart show it
+    admin.click("#today-refresh")
+    ex(admin.locator("#today-table tbody tr", has_text=NAME)).to_have_count(1)
+    ex(admin.locator("#chart rect.bar.today")).to_have_attribute("data-people", "1")
+    shot(admin, "05-admin-attendance")
+
+    # the CSV download carries the event
+    with admin.expect_download() as dl:
+        admin.click("#csv-today")
+    assert NAME in open(dl.value.path(), encoding="utf-8").read()
+
+    # delete (confirmed) removes the person from the page and the store
+    DIALOGS[admin]["accept"] = True
+    row.get_by_role("button", name="Delete").click()
+    ex(admin.locator("#people-table tbody tr", has_text=NAME)).to_have_count(0, timeout=10_000)
+    assert all(p["name"] != NAME for p in api.get("/api/people"))
+    shot(admin, "06-admin-deleted")
+    assert len(DIALOGS[admin]["seen"]) == 1 and NAME in DIALOGS[admin]["seen"][0]
+
+
+def test_unknown_face_shows_unknown(launch, cameras, service, api, shot):
+    browser = launch(cameras["stranger"])
+    kiosk = page_with_token(browser, service, "siamnet.kioskToken", service.tokens["kiosk"])
+    kiosk.goto(service.url + "/kiosk")
+    expect()(kiosk.locator("#result-name")).to_have_text("unknown", timeout=45_000)
+    shot(kiosk, "07-kiosk-unknown")
+    kiosk.close()
+    events = api.get(f"/api/attendance?day={today()}")
+    assert any(e["decision"] == "unknown" and e["person_id"] is None for e in events), events
+
+
+def test_names_and_errors_show_as_text(launch, cameras, celeba, service, api, shot, tmp_path):
+    api.enroll(SCARY, [celeba / OTHER[0] / f for f in OTHER[1]])
+    browser = launch(cameras["stranger"])
+    page = admin_page(browser, service)
+    cell = page.locator("#people-table tbody td.name", has_text="<script>")
+    expect()(cell).to_have_text(SCARY)
+    assert page.locator("#people-table b").count() == 0
+    # an API error (a photo without a face) shows as text beside the form
+    from PIL import Image
+
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (200, 200), (90, 90, 90)).save(blank)
+    page.fill("#enroll-name", "Nobody")
+    page.set_input_files("#enroll-files", str(blank))
+    page.click("#enroll-submit")
+    expect()(page.locator("#enroll-message")).to_contain_text("Not enrolled:", timeout=30_000)
+    shot(page, "08-admin-escaped-and-error")
+    assert DIALOGS[page]["seen"] == [], DIALOGS[page]["seen"]
