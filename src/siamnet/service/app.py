@@ -160,12 +160,15 @@ def _error(status: int, message: str, headers: dict | None = None) -> JSONRespon
 
 
 def _status_for(exc: SiamnetError) -> int:
+    from siamnet.faces.api import NoFaceError
     from siamnet.gallery.store import NotFound
 
     if isinstance(exc, UploadError):
         return exc.status
     if isinstance(exc, NotFound):
         return 404
+    if isinstance(exc, NoFaceError):
+        return 422
     if "already" in str(exc):
         return 409
     return 400

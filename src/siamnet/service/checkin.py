@@ -59,8 +59,9 @@ class CheckinDesk:
         answer = {"name": None, "distance": distance, "threshold": threshold,
                   "box": [box.left, box.top, box.right, box.bottom], "kiosk": kiosk}
         if not who.known:
-            event = self.store.add_event(Event(self.clock(), kiosk, None, None, distance,
-                                               "unknown", model))
+            event = self.store.add_event(Event(
+                id=None, time=self.clock(), kiosk=kiosk, person_id=None, name=None,
+                distance=distance, decision="unknown", model=model))
             log.info("check-in at kiosk %r: unknown face (event %s)", kiosk, event.id)
             return {**answer, "status": "unknown", "event": event}
         person_id = getattr(who, "person_id", None)
@@ -72,7 +73,8 @@ class CheckinDesk:
             if last is not None and now - last.time < self.cooldown:
                 log.info("check-in at kiosk %r: person %s within cooldown", kiosk, person_id)
                 return {**answer, "status": "cooldown", "name": who.name, "event": last}
-            event = self.store.add_event(Event(now, kiosk, person_id, who.name, distance,
-                                               "known", model))
+            event = self.store.add_event(Event(
+                id=None, time=now, kiosk=kiosk, person_id=person_id, name=who.name,
+                distance=distance, decision="known", model=model))
         log.info("check-in at kiosk %r: person %s recorded (event %s)", kiosk, person_id, event.id)
         return {**answer, "status": "recorded", "name": who.name, "event": event}

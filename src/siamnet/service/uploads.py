@@ -9,6 +9,7 @@ File names are only ever used in messages and as the ``source`` label, never as 
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -93,8 +94,10 @@ def decode_image(upload: Upload, max_pixels: int) -> np.ndarray:
     except UploadError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise UploadError(f"{upload.label}: refused as a decompression bomb ({exc})",
-                          status=413) from None
+        size = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f"{int(size.group(1)) / 1e6:g} megapixels" if size else "too many pixels"
+        raise UploadError(f"{upload.label}: refused as a decompression bomb ({pixels}; the limit "
+                          f"is {max_pixels / 1e6:g} megapixels)", status=413) from None
     except UnidentifiedImageError:
         raise UploadError(f"{upload.label}: not an image (JPEG, PNG, WebP, ... expected)") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
