@@ -8,11 +8,13 @@ The plain API (:mod:`siamnet.faces.api`), importable without dlib until a functi
     faces.encode_many(paths)        # the same for many images, encoded in batches
     faces.verify(a, b)              # VerifyResult(same, distance, probability, threshold)
     faces.Gallery("people.db")      # enroll / identify / list / rename / delete people
+                                    # (siamnet.gallery.Gallery; also "postgresql://…")
 
 Submodules:
 
 * :mod:`siamnet.faces.models` — face model cards (bundled ``dlib-resnet``) and encoders.
-* :mod:`siamnet.faces.gallery` — the SQLite gallery of enrolled people.
+* :mod:`siamnet.gallery` — the gallery of enrolled people (moved there; this package's
+  ``Gallery``, ``Person`` and ``Identification`` are lazy aliases).
 * :mod:`siamnet.faces.pairs` — LFW-protocol pair files and their evaluation.
 * :mod:`siamnet.faces.dlib_format` / :mod:`~siamnet.faces.dlib_net` — dlib's model file.
 * :mod:`siamnet.faces.dlib_resnet` — the PyTorch module, weight cache, ``load_dlib_resnet``,
@@ -54,6 +56,6 @@ def __getattr__(name: str):
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'siamnet.faces' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"siamnet.faces.{module}"), name)
+    value = getattr(importlib.import_module(f"siamnet.{module}"), name)
     globals()[name] = value
     return value

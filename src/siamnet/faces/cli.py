@@ -27,10 +27,22 @@ def _fmt(x, digits: int = 4) -> str:
 
 
 def _existing_gallery(path: str) -> str:
+    """An SQLite gallery file that exists, or a PostgreSQL URL (its server says if it does not)."""
+    from siamnet.gallery.store import is_postgres_url
+
+    if is_postgres_url(path):
+        return path
     if not Path(path).is_file():
         raise DataError(f"{path}: gallery not found (create one with `siamnet enroll --gallery "
                         f"{path} NAME IMAGE...`)")
     return path
+
+
+def _shown(gallery: str) -> str:
+    """The gallery as printed: a PostgreSQL URL without its password."""
+    from siamnet.gallery.store import redact_url
+
+    return redact_url(str(gallery))
 
 
 # -- verify --------------------------------------------------------------------------------
@@ -58,23 +70,24 @@ def cmd_verify(args) -> int:
 
 
 def cmd_enroll(args) -> int:
-    from siamnet.faces.gallery import Gallery
+    from siamnet.gallery import Gallery
 
     with Gallery(args.gallery, model=args.model) as g:
         person = g.enroll(args.name, args.images, employee_id=args.employee_id)
         total = len(g)
-    out = {"gallery": args.gallery, "enrolled": person.to_dict(), "people": total}
+    out = {"gallery": _shown(args.gallery), "enrolled": person.to_dict(), "people": total}
     if args.json:
         _emit(out)
     else:
         emp = f" (employee id {person.employee_id})" if person.employee_id else ""
-        print(f"enrolled {person.name}{emp} from {person.encodings} image(s) into {args.gallery} "
+        print(f"enrolled {person.name}{emp} from {person.encodings} image(s) into "
+              f"{_shown(args.gallery)} "
               f"({total} people)")
     return 0
 
 
 def cmd_identify(args) -> int:
-    from siamnet.faces.gallery import Gallery
+    from siamnet.gallery import Gallery
 
     with Gallery(_existing_gallery(args.gallery), model=args.model,
                  threshold=args.threshold) as g:
@@ -82,7 +95,8 @@ def cmd_identify(args) -> int:
                    for img in args.images]
         tau, model = g.threshold, g.model.name
     if args.json:
-        _emit({"gallery": args.gallery, "model": model, "threshold": tau, "results": results})
+        _emit({"gallery": _shown(args.gallery), "model": model, "threshold": tau,
+               "results": results})
         return 0
     w = max([len("image")] + [len(r["image"]) for r in results])
     n = max([len("name"), len("unknown")] + [len(f["nearest"] or "") for r in results
@@ -100,7 +114,7 @@ def cmd_identify(args) -> int:
 
 
 def cmd_people(args) -> int:
-    from siamnet.faces.gallery import Gallery
+    from siamnet.gallery import Gallery
 
     with Gallery(_existing_gallery(args.gallery), model=args.model) as g:
         action = None
@@ -112,7 +126,7 @@ def cmd_people(args) -> int:
             action = {"deleted": args.delete}
         people = [p.to_dict() for p in g.people()]
     if args.json:
-        _emit({"gallery": args.gallery, **(action or {}), "people": people})
+        _emit({"gallery": _shown(args.gallery), **(action or {}), "people": people})
         return 0
     if action:
         print(f"renamed {args.rename[0]!r} to {args.rename[1]!r}" if args.rename
@@ -120,7 +134,7 @@ def cmd_people(args) -> int:
     print(f"{'name':<28} {'employee id':<14} {'encodings':>9}  enrolled")
     for p in people:
         print(f"{p['name']:<28} {p['employee_id'] or '-':<14} {p['encodings']:>9}  {p['created']}")
-    print(f"{len(people)} people in {args.gallery}")
+    print(f"{len(people)} people in {_shown(args.gallery)}")
     return 0
 
 
@@ -262,7 +276,8 @@ def add_commands(sub) -> None:
     v.set_defaults(func=cmd_verify)
 
     e = sub.add_parser("enroll", help="add a person to a gallery from 1-5 photos")
-    e.add_argument("--gallery", required=True, help="gallery file (SQLite; created if absent)")
+    e.add_argument("--gallery", required=True, help="gallery: an SQLite file (created if absent) or a "
+                   "postgresql:// URL")
     e.add_argument("name", help="the person's name")
     e.add_argument("images", nargs="+", help="1 to 5 photos of the person")
     e.add_argument("--employee-id", help="an optional unique id")
@@ -271,7 +286,7 @@ def add_commands(sub) -> None:
     e.set_defaults(func=cmd_enroll)
 
     i = sub.add_parser("identify", help="who is in these photos? (nearest enrolled person)")
-    i.add_argument("--gallery", required=True, help="gallery file")
+    i.add_argument("--gallery", required=True, help="gallery file or postgresql:// URL")
     i.add_argument("images", nargs="+", help="photos")
     i.add_argument("--model", default="dlib-resnet", help=MODEL_HELP)
     i.add_argument("--threshold", type=float, help="τ (default: the model card's)")
@@ -279,7 +294,7 @@ def add_commands(sub) -> None:
     i.set_defaults(func=cmd_identify)
 
     p = sub.add_parser("people", help="list, rename or delete enrolled people")
-    p.add_argument("--gallery", required=True, help="gallery file")
+    p.add_argument("--gallery", required=True, help="gallery file or postgresql:// URL")
     act = p.add_mutually_exclusive_group()
     act.add_argument("--rename", nargs=2, metavar=("OLD", "NEW"))
     act.add_argument("--delete", metavar="NAME")

@@ -1,0 +1,179 @@
+"""Nearest-neighbour search over the enrolled encodings.
+
+``index.build(vectors (n, d), ids (n,))`` then ``index.search(queries (m, d), k)`` →
+``(squared Euclidean distances (m, k), ids (m, k))``, nearest first; where fewer than ``k``
+vectors exist the rest is ``inf`` / ``-1``.
+
+* :class:`ExactIndex` — numpy, every vector compared (exact; the reference).
+* :class:`FaissIndex` — ``faiss-cpu`` IVF-Flat (inverted lists over k-means cells; the vectors
+  themselves are stored, so the distances it returns are exact and only the choice of cells
+  to visit is approximate).  Needs the ``service`` extra.
+
+:func:`make_index` chooses by size: exact below :data:`FAISS_FROM` encodings, FAISS from there.
+The cut-over was measured with ``benchmarks/bench_index.py`` (2 shared CPU cores): the exact
+scan costs about 1 ms per 20,000 encodings per query, and IVF-Flat at the recall we
+ask of it (recall@1 ≥ 0.99 against exact search) is faster only beyond that size, after a
+build (k-means training) that takes seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from siamnet.errors import DataError
+
+#: from this many encodings on, make_index answers with FAISS (when faiss-cpu is installed)
+FAISS_FROM = 50_000
+
+
+def _check(vectors, ids) -> tuple[np.ndarray, np.ndarray]:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    if vectors.ndim != 2 or ids.shape != (len(vectors),):
+        raise DataError(f"index: expected vectors (n, d) and ids (n,), got {vectors.shape} "
+                        f"and {ids.shape}")
+    return vectors, ids
+
+
+def _queries(queries, dim: int) -> np.ndarray:
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    if q.ndim == 1:
+        q = q[None, :]
+    if q.ndim != 2 or (dim and q.shape[1] != dim):
+        raise DataError(f"index: queries must have {dim} values each, got shape {q.shape}")
+    if not np.isfinite(q).all():
+        raise DataError("index: queries contain NaN or infinity")
+    return q
+
+
+class NearestIndex(ABC):
+    dim: int = 0
+
+    @abstractmethod
+    def build(self, vectors: np.ndarray, ids: np.ndarray) -> "NearestIndex": ...
+
+    @abstractmethod
+    def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]: ...
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+
+class ExactIndex(NearestIndex):
+    """Exact search: ‖q‖² + ‖x‖² − 2 q·x for every stored x, float32 BLAS."""
+
+    def __init__(self):
+        self._x = np.zeros((0, 0), np.float32)
+        self._norms = np.zeros(0, np.float32)
+        self._ids = np.zeros(0, np.int64)
+
+    def build(self, vectors, ids) -> "ExactIndex":
+        self._x, self._ids = _check(vectors, ids)
+        self.dim = self._x.shape[1] if len(self._x) else 0
+        self._norms = np.einsum("ij,ij->i", self._x, self._x)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def search(self, queries, k=1):
+        q = _queries(queries, self.dim)
+        m, n = len(q), len(self._ids)
+        dist = np.full((m, k), np.inf, np.float32)
+        ids = np.full((m, k), -1, np.int64)
+        if n == 0:
+            return dist, ids
+        d = self._norms[None, :] - 2.0 * (q @ self._x.T)
+        d += np.einsum("ij,ij->i", q, q)[:, None]
+        np.maximum(d, 0, out=d)
+        kk = min(k, n)
+        part = np.argpartition(d, kk - 1, axis=1)[:, :kk] if kk < n else \
+            np.tile(np.arange(n), (m, 1))
+        pd = np.take_along_axis(d, part, axis=1)
+        order = np.argsort(pd, axis=1, kind="stable")
+        dist[:, :kk] = np.take_along_axis(pd, order, axis=1)
+        ids[:, :kk] = self._ids[np.take_along_axis(part, order, axis=1)]
+        return dist, ids
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError as exc:
+        from siamnet.gallery.store import missing_extra
+
+        raise missing_extra("faiss-cpu", exc) from None
+    return faiss
+
+
+def faiss_available() -> bool:
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class FaissIndex(NearestIndex):
+    """IVF-Flat: ``nlist`` k-means cells (≈ 4·√n), ``nprobe`` of them visited per query.
+
+    Training uses at most ``train_size`` vectors (a seeded random sample).  Below
+    ``4 * 39 * nlist``-ish sizes the cells would be poorly trained, so small builds use
+    fewer cells; with fewer than ``min_ivf`` vectors a flat (exact) FAISS index is used.
+    """
+
+    def __init__(self, nlist: int | None = None, nprobe: int | None = None,
+                 train_size: int = 100_000, min_ivf: int = 10_000, seed: int = 0):
+        self.nlist, self.nprobe = nlist, nprobe
+        self.train_size, self.min_ivf, self.seed = train_size, min_ivf, seed
+        self._index = None
+        self._n = 0
+
+    def build(self, vectors, ids) -> "FaissIndex":
+        faiss = _faiss()
+        x, ids = _check(vectors, ids)
+        self._n = len(x)
+        self.dim = x.shape[1] if len(x) else 0
+        if self._n == 0:
+            self._index = None
+            return self
+        if self._n < self.min_ivf:
+            index = faiss.IndexIDMap(faiss.IndexFlatL2(self.dim))
+        else:
+            nlist = self.nlist or int(min(max(4 * math.sqrt(self._n), 16), self._n // 39))
+            index = faiss.IndexIVFFlat(faiss.IndexFlatL2(self.dim), self.dim, nlist)
+            rng = np.random.default_rng(self.seed)
+            sample = x if self._n <= self.train_size else \
+                x[np.sort(rng.choice(self._n, self.train_size, replace=False))]
+            index.cp.seed = self.seed
+            index.train(sample)
+            index.nprobe = self.nprobe or max(1, min(nlist, int(round(nlist / 32))))
+        index.add_with_ids(x, ids)
+        self._index = index
+        return self
+
+    @property
+    def effective_nprobe(self) -> int | None:
+        return getattr(self._index, "nprobe", None)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def search(self, queries, k=1):
+        q = _queries(queries, self.dim)
+        if self._index is None:
+            return (np.full((len(q), k), np.inf, np.float32), np.full((len(q), k), -1, np.int64))
+        dist, ids = self._index.search(q, k)
+        dist = np.where(ids < 0, np.inf, np.maximum(dist, 0)).astype(np.float32)
+        return dist, ids.astype(np.int64)
+
+
+def make_index(n: int, exact_below: int = FAISS_FROM) -> NearestIndex:
+    """An empty index suited to ``n`` encodings: exact below ``exact_below``, FAISS above
+    (exact again when faiss-cpu is not installed: slower at that size, never wrong)."""
+    if n >= exact_below and faiss_available():
+        return FaissIndex()
+    return ExactIndex()
