@@ -50,7 +50,7 @@ def playwright_session():
     except Exception as exc:  # the driver itself could not start
         skip_or_fail_browser(f"playwright could not start: {exc}")
     yield pw, chromium
-    manager.stop()
+    pw.stop()
 
 
 @pytest.fixture(scope="session")

@@ -134,15 +134,34 @@ def test_enroll_check_in_attendance_and_delete(launch, cameras, celeba, service,
     assert len(DIALOGS[admin]["seen"]) == 1 and NAME in DIALOGS[admin]["seen"][0]
 
 
-def test_unknown_face_shows_unknown(launch, cameras, service, api, shot):
+def test_unknown_face_then_enroll_from_the_camera(launch, cameras, service, api, shot):
     browser = launch(cameras["stranger"])
+    ex = expect()
     kiosk = page_with_token(browser, service, "siamnet.kioskToken", service.tokens["kiosk"])
     kiosk.goto(service.url + "/kiosk")
-    expect()(kiosk.locator("#result-name")).to_have_text("unknown", timeout=45_000)
+    ex(kiosk.locator("#result-name")).to_have_text("unknown", timeout=45_000)
     shot(kiosk, "07-kiosk-unknown")
     kiosk.close()
     events = api.get(f"/api/attendance?day={today()}")
     assert any(e["decision"] == "unknown" and e["person_id"] is None for e in events), events
+
+    # the admin enrolls the stranger from two camera frames; the kiosk then knows them
+    admin = admin_page(browser, service)
+    admin.click("#camera-start")
+    ex(admin.locator("#camera-video")).to_be_visible()
+    admin.wait_for_function("document.getElementById('camera-video').videoWidth > 0")
+    for n in (1, 2):
+        admin.click("#camera-capture")
+        ex(admin.locator("#enroll-thumbs .thumb")).to_have_count(n)
+    admin.fill("#enroll-name", "Camera Person")
+    shot(admin, "08-admin-camera-captures")
+    admin.click("#enroll-submit")
+    ex(admin.locator("#enroll-message")).to_have_text(re.compile(r"^Enrolled "), timeout=60_000)
+    ex(admin.locator("#people-table tbody tr", has_text="Camera Person").locator("td").nth(2)).to_have_text("2")
+    kiosk = page_with_token(browser, service, "siamnet.kioskToken", service.tokens["kiosk"])
+    kiosk.goto(service.url + "/kiosk")
+    ex(kiosk.locator("#result-name")).to_have_text("Camera Person", timeout=45_000)
+    shot(kiosk, "09-kiosk-camera-enrolled")
 
 
 def test_names_and_errors_show_as_text(launch, cameras, celeba, service, api, shot, tmp_path):
@@ -161,5 +180,5 @@ def test_names_and_errors_show_as_text(launch, cameras, celeba, service, api, sh
     page.set_input_files("#enroll-files", str(blank))
     page.click("#enroll-submit")
     expect()(page.locator("#enroll-message")).to_contain_text("Not enrolled:", timeout=30_000)
-    shot(page, "08-admin-escaped-and-error")
+    shot(page, "10-admin-escaped-and-error")
     assert DIALOGS[page]["seen"] == [], DIALOGS[page]["seen"]
