@@ -65,3 +65,40 @@ def make_client(tmp_path, service_cache):
     yield make
     for c in clients:
         c.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def pg_service_server():
+    """A local PostgreSQL 16 + pgvector (the gallery's LocalPostgres, from the pgserver wheel)
+    for the service tests; skips with the reason when it cannot start, unless
+    SIAMNET_REQUIRE_POSTGRES=1 makes that a failure (as in tests/gallery)."""
+    import os
+
+    def skip(reason: str):
+        if os.environ.get("SIAMNET_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason + " (SIAMNET_REQUIRE_POSTGRES=1 turns this skip into a failure)")
+        pytest.skip(reason)
+
+    try:
+        import pgvector  # noqa: F401
+        import psycopg  # noqa: F401
+
+        from siamnet.gallery.pglocal import LocalPostgres, LocalPostgresError
+    except ImportError as exc:
+        skip(f"no local PostgreSQL for the service tests: {exc}")
+    server = LocalPostgres()
+    try:
+        server.start()
+    except LocalPostgresError as exc:
+        skip(f"no local PostgreSQL for the service tests: {exc}")
+    yield server
+    server.stop()
+
+
+_pg_databases = iter(range(10_000))
+
+
+@pytest.fixture
+def pg_url(pg_service_server) -> str:
+    """A fresh database on the local PostgreSQL."""
+    return pg_service_server.create_database(f"service{next(_pg_databases)}")

@@ -164,3 +164,9 @@ def test_tokens_made_once_hashed_and_private(make_client, tmp_path):
     again, second = make_client(data=data)
     assert second == {}
     assert again.get("/api/people", headers=bearer(tokens["admin"])).status_code == 200
+
+
+def test_core_api_postgresql(make_client, photos, pg_url):
+    client, tokens = make_client(db=pg_url)
+    assert client.get("/health").json()["store"] == "postgresql"
+    core_flow(client, tokens, photos)
