@@ -114,3 +114,17 @@ def test_days_follow_the_time_zone():
     start, end = day_bounds(date(2024, 3, 31), date(2024, 3, 31), berlin)  # DST starts
     assert start == datetime(2024, 3, 30, 23, tzinfo=timezone.utc)
     assert end - start == timedelta(hours=23)
+
+
+def test_core_package_works_without_the_service_extra(tmp_path):
+    """With fastapi/uvicorn absent, the CLI still builds and `serve` says what to install."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "for m in ('fastapi', 'uvicorn', 'starlette', 'multipart', 'python_multipart'):\n"
+            "    sys.modules[m] = None\n"
+            "from siamnet.cli import main\n"
+            f"sys.exit(main(['serve', '--data', {str(tmp_path / 'd')!r}]))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "pip install 'siamnet[service]'" in r.stderr, r.stderr
