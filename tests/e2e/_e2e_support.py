@@ -39,12 +39,13 @@ def skip_or_fail_browser(reason: str):
 
 def find_chromium() -> str:
     """Debian's Chromium, or the one $SIAMNET_CHROMIUM names; skips (or fails) when absent."""
-    candidates = [os.environ["SIAMNET_CHROMIUM"]] if os.environ.get("SIAMNET_CHROMIUM") else []
-    candidates += [*CHROMIUM_CANDIDATES, shutil.which("chromium") or ""]
+    named = os.environ.get("SIAMNET_CHROMIUM")
+    candidates = [named] if named else [*CHROMIUM_CANDIDATES, shutil.which("chromium") or ""]
     for path in candidates:
         if path and os.access(path, os.X_OK):
             return path
-    skip_or_fail_browser("Chromium is not installed (apt-get install -y chromium)")
+    skip_or_fail_browser(f"no Chromium at {named} (SIAMNET_CHROMIUM)" if named else
+                         "Chromium is not installed (apt-get install -y chromium)")
 
 
 def need_playwright():

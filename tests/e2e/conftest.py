@@ -65,14 +65,16 @@ def cameras(celeba, tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def launch(playwright_session):
-    """launch(camera_file) -> a headless Chromium whose camera shows that file (closed at the end)."""
+    """launch(camera_file, camera_allowed=True) -> a headless Chromium whose camera shows that file
+    (or that refuses the camera); all are closed at the end."""
     pw, chromium = playwright_session
     browsers = []
 
-    def _launch(camera: Path):
-        browser = pw.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={camera}"])
+    def _launch(camera: Path, camera_allowed: bool = True):
+        args = [*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={camera}"]
+        if not camera_allowed:  # as if the person at the kiosk had said no to the camera
+            args = [a for a in args if a != "--use-fake-ui-for-media-stream"] + ["--deny-permission-prompts"]
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=args)
         browsers.append(browser)
         return browser
 

@@ -54,7 +54,7 @@ def today() -> str:
     return datetime.now().astimezone().date().isoformat()
 
 
-def test_wrong_token_shows_a_clear_message(launch, cameras, service, shot):
+def test_wrong_token_and_refused_camera_show_clear_messages(launch, cameras, service, shot):
     browser = launch(cameras["stranger"])
     page = page_with_token(browser, service)
     page.goto(service.url + "/kiosk")
@@ -72,6 +72,13 @@ def test_wrong_token_shows_a_clear_message(launch, cameras, service, shot):
     expect()(page.locator("#token-message")).to_contain_text("admin token", timeout=10_000)
     expect()(page.locator("#app")).to_be_hidden()
     shot(page, "02-admin-kiosk-token-refused")
+
+    # a right token but the camera refused: the kiosk says so and how to fix it
+    page = page_with_token(launch(cameras["stranger"], camera_allowed=False), service,
+                           "siamnet.kioskToken", service.tokens["kiosk"])
+    page.goto(service.url + "/kiosk")
+    expect()(page.locator("#problem")).to_contain_text("camera was refused", timeout=10_000)
+    shot(page, "02b-kiosk-camera-refused")
 
 
 def test_enroll_check_in_attendance_and_delete(launch, cameras, celeba, service, api, shot):
@@ -171,6 +178,15 @@ def test_names_and_errors_show_as_text(launch, cameras, celeba, service, api, sh
     cell = page.locator("#people-table tbody td.name", has_text="<script>")
     expect()(cell).to_have_text(SCARY)
     assert page.locator("#people-table b").count() == 0
+    # rename in place (the old name goes into the URL path: quotes, slashes, brackets)
+    row = page.locator("#people-table tbody tr", has_text="<script>")
+    row.get_by_role("button", name="Rename").click()
+    field = page.get_by_label("new name for " + SCARY)
+    field.fill("Renamed Person")
+    field.press("Enter")
+    expect()(page.locator("#people-table tbody td.name", has_text="Renamed Person")).to_have_count(1)
+    names = [p["name"] for p in api.get("/api/people")]
+    assert "Renamed Person" in names and SCARY not in names, names
     # an API error (a photo without a face) shows as text beside the form
     from PIL import Image
 
