@@ -177,3 +177,21 @@ def test_processes_creating_one_gallery_at_once(tmp_path):
         # each migration applied once, by one of the processes
         assert g.store._db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] \
             == SCHEMA_VERSION
+
+
+def test_add_photos_all_or_nothing(trio, tmp_path):
+    """add_photos: more images of an enrolled person, up to 5 in all; a bad image adds none."""
+    enrol, probes, _ = trio
+    a = enrol["person 0"]
+    Image.new("RGB", (180, 180), (90, 90, 90)).save(tmp_path / "wall.png")
+    g = Gallery(":memory:")
+    g.enroll("Ada", a[:1])
+    assert g.add_photos("Ada", a[1:2]).encodings == 2
+    with pytest.raises(NoFaceError, match="wall.png: no face detected"):
+        g.add_photos("Ada", [probes["person 0"], tmp_path / "wall.png"])
+    assert g.get("Ada").encodings == 2 and _rows(g, "encodings") == 2
+    with pytest.raises(DataError, match="has 2 of 5; give 1 to 3 images, got 4"):
+        g.add_photos("Ada", [a[0]] * 4)
+    with pytest.raises(DataError, match="no person named 'Zed'"):
+        g.add_photos("Zed", a[:1])
+    assert g.identify(probes["person 0"])[0].name == "Ada"

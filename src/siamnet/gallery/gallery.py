@@ -205,25 +205,32 @@ class Gallery:
     # -- search ----------------------------------------------------------------------------
 
     def _search_index(self) -> tuple[NearestIndex, dict[int, Person], dict[int, np.ndarray]]:
-        """(index, people by id, each person's vectors), rebuilt whenever the store's
-        generation moved."""
+        """(index, people by id, each person's vectors), brought up to date whenever the
+        store's generation moved.  While one thread refreshes, others go on answering from
+        the previous index (a moment behind) rather than queue behind the refresh."""
         generation = self.store.generation()
         current = self._index
         if current is not None and current[0] == generation:
             return current[1:]
-        with self._index_lock:
+        if not self._index_lock.acquire(blocking=current is None):
+            return current[1:]
+        try:
             current = self._index
             if current is not None and current[0] == generation:
                 return current[1:]
-            # read the generation again with the data: a change between the two reads only
-            # makes the next call rebuild once more
+            # the generation is read again before the data: a change in between only makes
+            # the next call refresh once more
             generation = self.store.generation()
             ids, vectors = self.store.encodings(self.model.name)
             people = {p.id: p for p in self.store.people(self.model.name)}
             keep = np.isin(ids, np.fromiter(people, np.int64, len(people)))
-            ids, vectors = ids[keep], vectors[keep]
-            vectors = self._prepare(vectors)
-            index = self._index_factory(len(ids)).build(vectors, ids)
+            ids, vectors = ids[keep], self._prepare(vectors[keep])
+            fresh = self._index_factory(len(ids))
+            old = None if current is None else current[1]
+            if old is not None and type(old) is type(fresh):
+                index = old.refresh(vectors, ids)  # FAISS keeps its trained cells
+            else:
+                index = fresh.build(vectors, ids)
             by_person: dict[int, np.ndarray] = {}
             order = np.argsort(ids, kind="stable")
             if len(ids):
@@ -232,6 +239,8 @@ class Gallery:
                     by_person[int(ids[chunk[0]])] = vectors[chunk]
             self._index = (generation, index, people, by_person)
             return index, people, by_person
+        finally:
+            self._index_lock.release()
 
     def _prepare(self, vectors: np.ndarray) -> np.ndarray:
         """Cosine models are searched as unit vectors (squared L2 = 2 − 2 cos: same order)."""

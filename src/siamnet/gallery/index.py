@@ -10,10 +10,11 @@ vectors exist the rest is ``inf`` / ``-1``.
   to visit is approximate).  Needs the ``service`` extra.
 
 :func:`make_index` chooses by size: exact below :data:`FAISS_FROM` encodings, FAISS from there.
-The cut-over was measured with ``benchmarks/bench_index.py`` (2 shared CPU cores): the exact
-scan costs about 1 ms per 20,000 encodings per query, and IVF-Flat at the recall we
-ask of it (recall@1 ≥ 0.99 against exact search) is faster only beyond that size, after a
-build (k-means training) that takes seconds.
+The cut-over was measured with ``benchmarks/bench_index.py --crossover`` (2 shared CPU
+cores, one query at a time): the exact scan takes 0.2-0.4 ms up to 10,000 encodings and about
+1 ms at 20,000, then jumps to ~12 ms at 50,000 (the matrix leaves the cache); IVF answers in
+0.05-0.2 ms at every size but is approximate and needs a k-means training of seconds.  Below
+20,000 exact search is both exact and fast enough; from there on FAISS.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from siamnet.errors import DataError
 
 #: from this many encodings on, make_index answers with FAISS (when faiss-cpu is installed)
-FAISS_FROM = 50_000
+FAISS_FROM = 20_000
 
 
 def _check(vectors, ids) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +61,12 @@ class NearestIndex(ABC):
 
     @abstractmethod
     def __len__(self) -> int: ...
+
+    def refresh(self, vectors: np.ndarray, ids: np.ndarray) -> "NearestIndex":
+        """A new index of this kind over new contents (after enroll/delete), cheaper than
+        building from nothing where the index allows (FAISS keeps its trained cells).
+        ``self`` is left as it was, so other threads can go on searching it meanwhile."""
+        return type(self)().build(vectors, ids)
 
 
 class ExactIndex(NearestIndex):
@@ -118,19 +125,23 @@ def faiss_available() -> bool:
 
 
 class FaissIndex(NearestIndex):
-    """IVF-Flat: ``nlist`` k-means cells (≈ 4·√n), ``nprobe`` of them visited per query.
+    """IVF-Flat: ``nlist`` k-means cells (≈ 2·√n, at most 2048), ``nprobe`` of them visited
+    per query (nlist/32, at least 8, unless given).
 
-    Training uses at most ``train_size`` vectors (a seeded random sample).  Below
-    ``4 * 39 * nlist``-ish sizes the cells would be poorly trained, so small builds use
-    fewer cells; with fewer than ``min_ivf`` vectors a flat (exact) FAISS index is used.
+    Training (k-means) uses a seeded sample of at most ``points_per_cell · nlist`` vectors.
+    :meth:`refresh` keeps the trained cells and only re-adds the vectors, so an enrolment in a
+    gallery of 1,000,000 costs the assignment of the vectors to cells, not a new k-means;
+    the cells are trained again when the size has changed by more than 2× since.  With
+    fewer than ``min_ivf`` vectors a flat (exact) FAISS index is used.
     """
 
     def __init__(self, nlist: int | None = None, nprobe: int | None = None,
-                 train_size: int = 100_000, min_ivf: int = 10_000, seed: int = 0):
+                 points_per_cell: int = 40, min_ivf: int = 10_000, seed: int = 0):
         self.nlist, self.nprobe = nlist, nprobe
-        self.train_size, self.min_ivf, self.seed = train_size, min_ivf, seed
+        self.points_per_cell, self.min_ivf, self.seed = points_per_cell, min_ivf, seed
         self._index = None
         self._n = 0
+        self._trained_n = 0
 
     def build(self, vectors, ids) -> "FaissIndex":
         faiss = _faiss()
@@ -143,17 +154,34 @@ class FaissIndex(NearestIndex):
         if self._n < self.min_ivf:
             index = faiss.IndexIDMap(faiss.IndexFlatL2(self.dim))
         else:
-            nlist = self.nlist or int(min(max(4 * math.sqrt(self._n), 16), self._n // 39))
+            nlist = self.nlist or int(min(max(2 * math.sqrt(self._n), 16), 2048,
+                                          max(1, self._n // 39)))
             index = faiss.IndexIVFFlat(faiss.IndexFlatL2(self.dim), self.dim, nlist)
             rng = np.random.default_rng(self.seed)
-            sample = x if self._n <= self.train_size else \
-                x[np.sort(rng.choice(self._n, self.train_size, replace=False))]
+            size = self.points_per_cell * nlist
+            sample = x if self._n <= size else x[np.sort(rng.choice(self._n, size,
+                                                                    replace=False))]
             index.cp.seed = self.seed
+            index.cp.max_points_per_centroid = self.points_per_cell
             index.train(sample)
-            index.nprobe = self.nprobe or max(1, min(nlist, int(round(nlist / 32))))
+            index.nprobe = self.nprobe or min(nlist, max(8, int(round(nlist / 32))))
+            self._trained_n = self._n
         index.add_with_ids(x, ids)
         self._index = index
         return self
+
+    def refresh(self, vectors, ids) -> "FaissIndex":
+        x, ids = _check(vectors, ids)
+        new = FaissIndex(self.nlist, self.nprobe, self.points_per_cell, self.min_ivf, self.seed)
+        index = self._index
+        if (index is None or not hasattr(index, "nlist") or not len(x)
+                or x.shape[1] != self.dim or not 0.5 <= len(x) / self._trained_n <= 2):
+            return new.build(x, ids)
+        fresh = _faiss().clone_index(index)  # the trained cells, and their nprobe
+        fresh.reset()
+        fresh.add_with_ids(x, ids)
+        new._index, new._n, new.dim, new._trained_n = fresh, len(x), self.dim, self._trained_n
+        return new
 
     @property
     def effective_nprobe(self) -> int | None:
