@@ -42,7 +42,7 @@ def cmd_train(args) -> int:
         channels=args.channels, objective=args.objective, miner=args.miner, margin=args.margin, distance=args.distance,
         p=args.p,
         k=args.k, epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, lr=args.lr,
-        weight_decay=args.weight_decay, augment=not args.no_augment, rotations=args.rotations,
+        weight_decay=args.weight_decay, augment=not args.no_augment, flip=args.flip, rotations=args.rotations,
         val_groups=[g for g in (args.val_groups or "").split(",") if g], val_group_count=args.val_group_count,
         val_fraction=args.val_fraction, val_ways=args.val_ways, val_shots=args.val_shots,
         val_episodes=args.val_episodes, patience=args.patience, seed=args.seed, resume=args.resume, init=args.init or "",
@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--weight-decay", type=float, default=0.0)
     t.add_argument("--no-augment", action="store_true", help="no Koch affine distortions")
+    t.add_argument("--flip", action="store_true", help="mirror half the images left-right (faces)")
     t.add_argument("--rotations", action="store_true", help="rotations by 90/180/270° as extra classes")
     t.add_argument("--val-groups", help="comma-separated groups (alphabets) held out for validation")
     t.add_argument("--val-group-count", type=int, default=0, help="hold out this many groups, chosen by the seed")

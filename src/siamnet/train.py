@@ -64,6 +64,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     augment: bool = True
+    flip: bool = False  # mirror half the training images left-right (faces, not characters)
     rotations: bool = False  # add 90/180/270° rotations of each class as new classes
     val_groups: list[str] = field(default_factory=list)  # held-out groups (alphabets)
     val_group_count: int = 0  # or: this many groups chosen with the seed
@@ -255,7 +256,7 @@ def train(cfg: TrainConfig) -> dict:
     objective.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(objective.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model = torch.nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
-    augment = KochAffine() if cfg.augment else None
+    augment = KochAffine(flip=cfg.flip) if cfg.augment else None
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
 
     card = ModelCard(

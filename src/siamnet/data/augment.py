@@ -2,7 +2,9 @@
 
 Each image gets T = (θ, ρx, ρy, sx, sy, tx, ty) with rotation θ ∈ [−10°, 10°], shear
 ρ ∈ [−0.3, 0.3], scale s ∈ [0.8, 1.2] and translation t ∈ [−2, 2] px (of a 105 px image);
-as in the paper, each component is switched on with probability ½.
+as in the paper, each component is switched on with probability ½.  ``flip=True`` also mirrors
+half of the images left-right (right for faces, wrong for characters, whose mirror images may be
+other characters).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import torch.nn.functional as F
 
 class KochAffine:
     def __init__(self, rotation: float = 10.0, shear: float = 0.3, scale: float = 0.2,
-                 translate: float = 2 / 105, p: float = 0.5):
+                 translate: float = 2 / 105, p: float = 0.5, flip: bool = False):
         self.rotation, self.shear, self.scale, self.translate, self.p = rotation, shear, scale, translate, p
+        self.flip = flip
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         n = x.shape[0]
@@ -35,6 +38,9 @@ class KochAffine:
         shear = torch.stack([torch.stack([torch.ones(n), shx], 1), torch.stack([shy, torch.ones(n)], 1)], 1)
         scale = torch.diag_embed(torch.stack([1 / sx, 1 / sy], 1))
         a = rot @ shear @ scale
+        if self.flip:  # x → −x in grid coordinates mirrors the image
+            mirror = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+            a = a * torch.stack([mirror, torch.ones(n)], 1).unsqueeze(1)
         mat = torch.cat([a, torch.stack([tx, ty], 1).unsqueeze(2)], 2).to(x.device, x.dtype)
         grid = F.affine_grid(mat, list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
