@@ -45,6 +45,13 @@
   function clock(t) { const d = new Date(t); return isNaN(d) ? String(t) : pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()); }
   function shortDate(t) { const d = new Date(t); return isNaN(d) ? String(t || "") : isoDay(d) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes()); }
 
+  // An event's time of day as the service sees it (its --timezone): the local_time it sends,
+  // else the UTC time shown in this browser's zone.
+  function serviceClock(e) {
+    const m = typeof e.local_time === "string" && e.local_time.match(/T(\d\d:\d\d:\d\d)/);
+    return m ? m[1] : clock(e.time);
+  }
+
   class ApiError extends Error {
     constructor(status, message) { super(message); this.status = status; }
   }
@@ -298,7 +305,7 @@
       el("button", { type: "button", class: "secondary small", onclick: () => startRename(row, nameCell, actions, p) }, "Rename"),
       el("button", { type: "button", class: "danger small", onclick: () => removePerson(p) }, "Delete"));
     row.append(nameCell, el("td", {}, p.employee_id || ""), el("td", { class: "num" }, p.encodings),
-      el("td", {}, shortDate(p.created)), actions);
+      el("td", { class: "num", title: shortDate(p.created) }, shortDate(p.created).slice(0, 10)), actions);
     return row;
   }
 
@@ -346,12 +353,13 @@
     try {
       events = await api("GET", "/api/attendance");   // no day: today in the service's time zone
     } catch (err) { report(err, "Could not load today's attendance"); return; }
+    if (events.length && typeof events[0].day === "string") $("today-date").textContent = events[0].day;
     events.sort((a, b) => String(b.time).localeCompare(String(a.time)));
     $("today-empty").hidden = events.length > 0;
     $("today-table").querySelector("tbody").replaceChildren(...events.map((e) => {
       const known = e.decision === "known" && e.name;
       return el("tr", { class: known ? "known" : "unknown" },
-        el("td", { class: "num" }, clock(e.time)),
+        el("td", { class: "num" }, serviceClock(e)),
         el("td", { class: "name" }, known ? e.name : "unknown"),
         el("td", {}, e.kiosk || ""),
         el("td", {}, e.decision || ""),
