@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -207,8 +208,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):
         # the type and place only: messages of foreign exceptions may quote request data
-        log.error("internal error on %s %s: %s", request.method, request.url.path,
-                  type(exc).__name__, exc_info=(type(exc), None, exc.__traceback__))
+        where = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("internal error on %s %s: %s\n%s", request.method, request.url.path,
+                  type(exc).__name__, where)
         return _error(500, "internal server error (see the service log)")
 
 
@@ -216,14 +218,24 @@ class BodyLimit:
     """Refuse a request body larger than ``limit`` bytes (413 JSON) — by its Content-Length before
     reading anything, or while streaming when it has none — so nothing huge is spooled."""
 
-    def __init__(self, app, limit: int):
+    def __init__(self, app, limit: int, tokens=None):
         self.app = app
         self.limit = limit
+        self.tokens = tokens  # () -> TokenBook: /api/ requests without a known token are refused
+        # before their body is read (the role is checked later, by the route)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        length = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        if self.tokens is not None and scope.get("path", "").startswith("/api/"):
+            token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
+            if token is None or self.tokens().caller(token) is None:
+                message = ("missing bearer token (send 'Authorization: Bearer <token>')"
+                           if token is None else "unknown or revoked token")
+                return await _error(401, message, {"WWW-Authenticate": "Bearer"})(
+                    scope, receive, send)
+        length = headers.get(b"content-length")
         too_big = _error(413, f"request body is larger than {self.limit / 2**20:.0f} MB "
                               "(each image at most the upload limit)")
         if length is not None:
@@ -286,7 +298,7 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
     app.state.service = svc
     app.state.first_tokens = svc.first_tokens
     _install_error_handlers(app)
-    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes, tokens=lambda: svc.tokens)
 
     def caller(request: Request) -> Caller:
         token = bearer_token(request.headers.get("authorization"))
