@@ -12,6 +12,9 @@ import pytest
 
 from _e2e_support import (
     CHROMIUM_ARGS,
+    KNOWN,
+    OTHER,
+    STRANGER,
     SCREENSHOTS,
     Service,
     camera_frame,
@@ -21,12 +24,6 @@ from _e2e_support import (
     write_y4m,
 )
 from _support import skip_or_fail
-
-# Checked once with siamnet.faces.encode: the camera frame of KNOWN is 0.31-0.40 (dlib-resnet)
-# from its three enrollment photos (τ 0.6); STRANGER's camera photo is > 0.88 from all of them.
-KNOWN = ("7205", ["018774.jpg", "020711.jpg", "032425.jpg"], "034912.jpg")
-STRANGER = ("7201", "001085.jpg")
-OTHER = ("7203", ["007200.jpg"])
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +37,9 @@ def celeba(data_root) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API runs, this thread has a running asyncio
+# loop, and later tests that call asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def playwright_session():
     chromium = find_chromium()
     sync_playwright = need_playwright()
@@ -63,7 +62,7 @@ def cameras(celeba, tmp_path_factory) -> dict[str, Path]:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def launch(playwright_session):
     """launch(camera_file, camera_allowed=True) -> a headless Chromium whose camera shows that file
     (or that refuses the camera); all are closed at the end."""

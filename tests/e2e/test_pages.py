@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from conftest import KNOWN, OTHER
+from _e2e_support import KNOWN, OTHER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.data]
 
