@@ -18,6 +18,14 @@ VIEWPORT = {"width": 1280, "height": 800}
 NAME = "Zoë O'Brien"          # not ASCII, with a quote: goes through URLs and the page as text
 SCARY = '<script>alert("x")</script><b>bold</b>'
 DIALOGS: dict = {}             # page -> {"seen": [messages], "accept": answer to confirm()}
+OUTSIDE: list = []             # requests the pages made to anywhere but the service
+
+
+@pytest.fixture(autouse=True)
+def pages_load_nothing_from_outside():
+    OUTSIDE.clear()
+    yield
+    assert OUTSIDE == [], f"the pages requested URLs outside the service: {OUTSIDE}"
 
 
 def expect():
@@ -29,6 +37,9 @@ def expect():
 def page_with_token(browser, service, key: str | None = None, token: str | None = None):
     """A fresh page; with key/token, the token is already in localStorage (asked once before)."""
     context = browser.new_context(viewport=VIEWPORT)
+    # nothing may load from anywhere but the service (no CDN, no fonts, no trackers)
+    context.on("request", lambda r: None if r.url.startswith((service.url + "/", "blob:", "data:"))
+               else OUTSIDE.append(r.url))
     if key:
         context.add_init_script(f"localStorage.setItem({key!r}, {token!r})")
     page = context.new_page()
