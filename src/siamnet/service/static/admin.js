@@ -162,6 +162,11 @@
     loadChart();
   }
 
+  // Check-ins keep coming while the page is open: refresh the table and chart now and then.
+  setInterval(() => {
+    if (token && !$("app").hidden && !document.hidden) { loadToday(); loadChart(); }
+  }, 30000);
+
   // ---- enroll --------------------------------------------------------------------------------
 
   function enrollMessage(text, isError) {
