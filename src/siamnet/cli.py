@@ -39,7 +39,7 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(
         data=args.data, out=args.out, encoder=args.encoder, embedding_dim=args.embedding_dim,
         normalize=not args.no_normalize, input_size=args.input_size, mode=args.mode, invert=args.invert,
-        channels=args.channels, objective=args.objective, miner=args.miner, margin=args.margin, distance=args.distance,
+        channels=args.channels, trainable=args.trainable or "", objective=args.objective, miner=args.miner, margin=args.margin, distance=args.distance,
         p=args.p,
         k=args.k, epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, lr=args.lr,
         weight_decay=args.weight_decay, augment=not args.no_augment, flip=args.flip, rotations=args.rotations,
@@ -149,7 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default="runs/model", help="output folder (checkpoint, best, model)")
     t.add_argument("--name", help="model name written in the card (default: the folder name)")
     t.add_argument("--terms", help="the training data's licence or terms of use, written in the card")
-    t.add_argument("--encoder", default="convnet", choices=["convnet", "koch", "resnet"])
+    t.add_argument("--encoder", default="convnet",
+                   help="convnet | koch | resnet, or dlib-resnet (dlib's pretrained face ResNet, face extra): fine-tuning")
+    t.add_argument("--trainable", help="dlib-resnet: parts left trainable, comma-separated (default level0,fc; "
+                   "from stem, level4 .. level0, fc)")
     t.add_argument("--embedding-dim", type=int, default=128)
     t.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the encoding")
     t.add_argument("--input-size", type=int, default=28)

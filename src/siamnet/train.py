@@ -53,6 +53,7 @@ class TrainConfig:
     mode: str = "L"
     invert: bool = True
     channels: int = 64  # convnet width
+    trainable: str = ""  # dlib-resnet: comma-separated parts left trainable (default level0,fc)
     objective: str = "triplet"  # triplet | pair | contrastive
     miner: str = "batch-hard"  # batch-hard | semi-hard | batch-all (triplet objective)
     margin: float = 0.2
@@ -247,6 +248,8 @@ def train(cfg: TrainConfig) -> dict:
                     "embedding_dim": cfg.embedding_dim, "normalize": cfg.normalize}
     if cfg.encoder == "convnet":
         encoder_args["channels"] = cfg.channels
+    if cfg.trainable:
+        encoder_args["trainable"] = [t for t in cfg.trainable.split(",") if t]
     encoder = build_encoder(cfg.encoder, **encoder_args)
     objective, head = build_objective(cfg, encoder)
     if start is not None:

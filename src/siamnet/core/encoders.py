@@ -129,9 +129,16 @@ ENCODERS = {"koch": KochNet, "convnet": ConvNet, "resnet": ResNet}
 
 
 def build_encoder(name: str, **kwargs) -> Encoder:
-    """Build an encoder by its name in :data:`ENCODERS` (``koch``, ``convnet``, ``resnet``)."""
-    try:
-        cls = ENCODERS[name]
-    except KeyError:
-        raise ValueError(f"unknown encoder {name!r}; choose one of {sorted(ENCODERS)}") from None
+    """Build an encoder by its name: one of :data:`ENCODERS` (``koch``, ``convnet``, ``resnet``)
+    or one that an installed package registers under the ``siamnet.encoders`` entry-point
+    group (siamnet's face extra registers ``dlib-resnet``, dlib's pretrained face ResNet)."""
+    cls = ENCODERS.get(name)
+    if cls is None:
+        from importlib.metadata import entry_points
+
+        found = [ep for ep in entry_points(group="siamnet.encoders") if ep.name == name]
+        if not found:
+            known = sorted(ENCODERS) + sorted(ep.name for ep in entry_points(group="siamnet.encoders"))
+            raise ValueError(f"unknown encoder {name!r}; choose one of {known}")
+        cls = found[0].load()
     return cls(**kwargs)

@@ -26,3 +26,21 @@ class PairHead(nn.Module):
     def forward(self, e1: torch.Tensor, e2: torch.Tensor) -> torch.Tensor:
         """P(same) for each pair, in 0..1."""
         return torch.sigmoid(self.logit(e1, e2))
+
+
+class ResidualProjection(nn.Module):
+    """Top layers on top of a frozen encoder (DeepFace's way): g(e) = e + W·e + b.
+
+    W and b start at zero, so training begins exactly at the backbone's own encoding and can
+    only move away from it where the Siamese loss asks to; early stopping at step 0 gives the
+    backbone back unchanged.  Encodings in, encodings out (same size).
+    """
+
+    def __init__(self, embedding_dim: int = 128):
+        super().__init__()
+        self.fc = nn.Linear(embedding_dim, embedding_dim)
+        nn.init.zeros_(self.fc.weight)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, e: torch.Tensor) -> torch.Tensor:
+        return e + self.fc(e)

@@ -38,6 +38,15 @@ class Preprocess:
     def from_dict(cls, d: dict) -> "Preprocess":
         return cls(size=int(d["size"]), mode=str(d["mode"]), invert=bool(d.get("invert", False)))
 
+    def apply(self, img: Image.Image, resample=Image.BILINEAR) -> np.ndarray:
+        """A Pillow image → uint8 array (C, size, size): mode, size, then inversion."""
+        img = to_mode(img, self.mode)
+        if img.size != (self.size, self.size):
+            img = img.resize((self.size, self.size), resample)
+        a = np.asarray(img, dtype=np.uint8)
+        a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+        return 255 - a if self.invert else a
+
 
 def open_image(path: str | Path) -> Image.Image:
     """Open an image file with Pillow, honouring EXIF rotation; errors name the file."""
@@ -85,12 +94,7 @@ def to_mode(img: Image.Image, mode: str, background: tuple[int, int, int] = (255
 
 def load_image(path: str | Path, pre: Preprocess) -> np.ndarray:
     """Read ``path`` as a uint8 array of shape (C, size, size) following ``pre``."""
-    img = to_mode(open_image(path), pre.mode)
-    if img.size != (pre.size, pre.size):
-        img = img.resize((pre.size, pre.size), Image.BILINEAR)
-    a = np.asarray(img, dtype=np.uint8)
-    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
-    return 255 - a if pre.invert else a
+    return pre.apply(open_image(path))
 
 
 def to_float(batch: np.ndarray | torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:

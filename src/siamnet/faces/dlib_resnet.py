@@ -361,3 +361,35 @@ def freeze_for_finetuning(model: DlibResNet, trainable: tuple[str, ...] = ("leve
         if keep:
             names.append(name)
     return names
+
+
+# -- as a siamnet encoder (fine-tuning with ``siamnet train --encoder dlib-resnet``) --------
+
+
+class DlibResNetEncoder(nn.Module):
+    """dlib's face ResNet as a :class:`siamnet.core.Encoder`-shaped module, for Siamese
+    fine-tuning: ``siamnet train --encoder dlib-resnet --mode RGB --input-size 150
+    --no-normalize --data CHIPS`` (aligned 150x150 chips, folder per person).
+
+    Starts from dlib's weights (``pretrained=True``) and freezes everything but ``trainable``
+    (default: the last residual level and the 128-d fc, see :func:`freeze_for_finetuning`).
+    Takes siamnet's 0..1 float input and scales it back to dlib's 0..255.
+    """
+
+    def __init__(self, in_channels: int = 3, input_size: int = CHIP_SIZE, embedding_dim: int = EMBEDDING_DIM,
+                 normalize: bool = False, trainable: list[str] | tuple[str, ...] = ("level0", "fc"),
+                 pretrained: bool = True):
+        super().__init__()
+        if (in_channels, input_size, embedding_dim) != (3, CHIP_SIZE, EMBEDDING_DIM):
+            raise ValueError(f"dlib-resnet takes {CHIP_SIZE}x{CHIP_SIZE} RGB chips and gives {EMBEDDING_DIM} "
+                             f"numbers (use --mode RGB --input-size {CHIP_SIZE} --embedding-dim {EMBEDDING_DIM}); "
+                             f"got {in_channels} channels, {input_size} px, {embedding_dim}-d")
+        self.in_channels, self.input_size, self.embedding_dim = in_channels, input_size, embedding_dim
+        self.normalize = normalize
+        self.net = load_dlib_resnet() if pretrained else DlibResNet()
+        self.trainable = list(trainable)
+        freeze_for_finetuning(self.net, tuple(self.trainable))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.net(x * 255.0)
+        return torch.nn.functional.normalize(z, dim=1) if self.normalize else z

@@ -41,6 +41,7 @@ class FaceModelCard:
     threshold_source: str
     embedding_dim: int = 128
     probability: dict | None = None  # {"kind": "logistic", "a": .., "b": ..}: P(same) = σ(a + b·d)
+    weights: str = ""  # encoder "siamnet": a siamnet model (bundled name, or path beside the card)
     data: dict = field(default_factory=dict)
     terms: str = ""
     metrics: dict = field(default_factory=dict)
@@ -75,6 +76,8 @@ class FaceModelCard:
         if self.encoder not in ENCODERS:
             raise ModelError(f"{where}: unknown face encoder {self.encoder!r} "
                              f"(known: {', '.join(sorted(ENCODERS))})")
+        if self.encoder in ("siamnet", "dlib-resnet+projection") and not self.weights:
+            raise ModelError(f"{where}: encoder {self.encoder!r} needs a 'weights' entry naming its weights")
         if self.distance not in DISTANCES:
             raise ModelError(f"{where}: unknown distance {self.distance!r} "
                              f"(known: {', '.join(sorted(DISTANCES))})")
@@ -125,9 +128,73 @@ def _dlib_resnet_encoder():
     return encode
 
 
-#: encoder name → factory returning ``encode(chips (N,150,150,3) uint8, batch_size) → (N, D)``
-ENCODERS: dict[str, Callable[[], Callable[..., np.ndarray]]] = {
-    "dlib-resnet": _dlib_resnet_encoder,
+def _siamnet_encoder(card: "FaceModelCard", source: Path):
+    """A model trained by ``siamnet train`` (a siamnet-model/1 card + safetensors) applied to
+    aligned chips: each chip is resized (Lanczos, as scripts/prepare_face_chips.py does) and
+    converted to the model's input, then encoded.  ``card.weights`` names the model: a path
+    relative to the face card's folder, or a bundled siamnet model name."""
+    import torch
+    from PIL import Image
+
+    from siamnet.models import BUNDLED as GENERAL_MODELS
+    from siamnet.models import load_model
+
+    bundled = (GENERAL_MODELS / f"{card.weights}.json").is_file()
+    model = load_model(card.weights if bundled else source.parent / card.weights)
+    pre = model.pre
+
+    flip_average = bool(card.input.get("flip_average", False))
+
+    def encode(chips: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        arr = np.stack([pre.apply(Image.fromarray(c), Image.LANCZOS) for c in chips])
+        e = model.embed(arr, batch_size=batch_size)
+        if flip_average:  # the chip and its mirror image, averaged (and re-normalised)
+            e = e + model.embed(np.ascontiguousarray(arr[..., ::-1]), batch_size=batch_size)
+            if model.card.encoder_args.get("normalize", True):
+                e = torch.nn.functional.normalize(e, dim=1)
+            else:
+                e = e / 2
+        return e.numpy().astype(np.float32)
+
+    return encode
+
+
+def _projected_dlib_encoder(card: "FaceModelCard", source: Path):
+    """dlib's ResNet (frozen) followed by trained top layers: a residual projection
+    (:class:`siamnet.core.ResidualProjection`) whose weights ``card.weights`` names, a
+    safetensors file beside the card (``projection.fc.weight``, ``projection.fc.bias``)."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from siamnet.core import ResidualProjection
+
+    path = source.parent / card.weights
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"{path}: not a readable safetensors file ({exc})") from None
+    proj = ResidualProjection(card.embedding_dim)
+    state = {k.removeprefix("projection."): v for k, v in tensors.items() if k.startswith("projection.")}
+    try:
+        proj.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelError(f"{path}: projection weights do not match ({str(exc).splitlines()[0]})") from None
+    proj.eval()
+    backbone = _dlib_resnet_encoder()
+
+    def encode(chips: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        with torch.inference_mode():
+            return proj(torch.from_numpy(backbone(chips, batch_size=batch_size))).numpy()
+
+    return encode
+
+
+#: encoder name → factory(card, card path) returning ``encode(chips (N,150,150,3) uint8, batch_size) → (N, D)``
+ENCODERS: dict[str, Callable[..., Callable[..., np.ndarray]]] = {
+    "dlib-resnet": lambda card, source: _dlib_resnet_encoder(),
+    "siamnet": _siamnet_encoder,
+    "dlib-resnet+projection": _projected_dlib_encoder,
 }
 
 
@@ -153,7 +220,7 @@ class FaceModel:
     def encode_chips(self, chips: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Aligned uint8 RGB chips (N, chip, chip, 3) → float32 encodings (N, D)."""
         if self._encode is None:
-            self._encode = ENCODERS[self.card.encoder]()
+            self._encode = ENCODERS[self.card.encoder](self.card, self.source)
         chips = np.asarray(chips)
         if chips.ndim == 3:
             chips = chips[None]

@@ -1,0 +1,105 @@
+"""Face models built from siamnet training: the `siamnet` and `dlib-resnet+projection` encoder
+kinds of face cards, and fine-tuning dlib's ResNet with `siamnet train --encoder dlib-resnet`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from _support import REPO, make_model
+
+from _faces_support import need_module
+
+
+def _card(path, **kw):
+    from siamnet.faces.models import FaceModelCard
+
+    card = FaceModelCard(name=path.stem, input={"chip": 150, "mode": "RGB", "alignment": "test"},
+                         distance="euclidean", threshold=0.5, threshold_source="test", **kw)
+    path.write_text(card.to_json())
+    return path
+
+
+def test_siamnet_encoder_card_encodes_chips(tmp_path):
+    from siamnet.faces.models import load_face_model
+    from siamnet.models import load_model
+
+    model_file = make_model(tmp_path / "tiny", input_size=28)
+    card = _card(tmp_path / "tiny-face.json", encoder="siamnet", weights="tiny", embedding_dim=16)
+    face = load_face_model(card)
+    chips = np.random.default_rng(0).integers(0, 256, (3, 150, 150, 3), dtype=np.uint8)
+    enc = face.encode_chips(chips)
+    assert enc.shape == (3, 16) and np.allclose(np.linalg.norm(enc, axis=1), 1, atol=1e-5)
+    # the same as preprocessing by hand (grey, 28 px, inverted) and encoding with the siamnet model
+    m = load_model(model_file)
+    by_hand = np.stack([m.pre.apply(Image.fromarray(c), Image.LANCZOS) for c in chips])
+    assert np.allclose(enc, m.embed(by_hand).numpy(), atol=1e-6)
+
+
+def test_siamnet_card_without_weights_is_refused(tmp_path):
+    from siamnet.errors import ModelError
+    from siamnet.faces.models import load_face_model
+
+    card = _card(tmp_path / "bad.json", encoder="siamnet")
+    with pytest.raises(ModelError, match="weights"):
+        load_face_model(card)
+
+
+def test_zero_projection_gives_dlib_encodings(tmp_path, face_model, celeba_chips):
+    import torch
+    from safetensors.torch import save_file
+
+    from siamnet.faces.models import load_face_model
+
+    save_file({"projection.fc.weight": torch.zeros(128, 128), "projection.fc.bias": torch.zeros(128)},
+              str(tmp_path / "proj.safetensors"))
+    card = _card(tmp_path / "proj.json", encoder="dlib-resnet+projection", weights="proj.safetensors")
+    chips = celeba_chips[0][:4]
+    assert np.allclose(load_face_model(card).encode_chips(chips), face_model.encode_chips(chips), atol=1e-6)
+
+
+def test_bundled_face_models_load_and_encode(face_cache, celeba_chips):
+    from siamnet.faces.models import list_face_models, load_face_model
+
+    names = {c.name for c in list_face_models()}
+    assert {"dlib-resnet", "face-siamese", "face-small"} <= names
+    for name in ("face-siamese", "face-small"):
+        model = load_face_model(name)
+        assert model.card.terms and "non-commercial" in model.card.terms  # CelebA's terms travel with it
+        enc = model.encode_chips(celeba_chips[0][:2])
+        assert enc.shape == (2, 128) and np.isfinite(enc).all()
+
+
+def test_finetune_dlib_resnet_with_siamnet_train(tmp_path, face_cache, celeba_chips):
+    """`siamnet train --encoder dlib-resnet` starts from dlib's weights, trains only level0 + fc."""
+    need_module("dlib")
+    from safetensors.torch import load_file
+
+    from siamnet.faces.dlib_resnet import load_dlib_resnet
+
+    chips, ids, _ = celeba_chips
+    data = tmp_path / "chips"
+    for person in sorted(set(ids))[:6]:
+        (data / person).mkdir(parents=True)
+        for n, i in enumerate([i for i, p in enumerate(ids) if p == person][:3]):
+            Image.fromarray(chips[i]).save(data / person / f"{n}.png")
+    out = tmp_path / "ft"
+    cmd = [sys.executable, "-m", "siamnet", "train", "--data", str(data), "--encoder", "dlib-resnet",
+           "--mode", "RGB", "--input-size", "150", "--no-normalize", "--no-augment", "--p", "3", "--k", "2",
+           "--epochs", "1", "--batches-per-epoch", "1", "--val-fraction", "0.4", "--val-ways", "2",
+           "--val-episodes", "4", "--lr", "1e-3", "--no-progress", "--workers", "1", "--out", str(out)]
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    card = json.loads((out / "model.json").read_text())
+    assert card["encoder"] == "dlib-resnet"
+    tuned = load_file(str(out / "model.safetensors"))
+    start = load_dlib_resnet().state_dict()
+    changed = {k.removeprefix("encoder.net.") for k, v in tuned.items()
+               if k.startswith("encoder.net.") and not np.allclose(v.numpy(), start[k.removeprefix("encoder.net.")].numpy())}
+    assert changed, "nothing was trained"
+    assert all(k.split(".")[0] in ("level0", "fc") for k in changed), sorted(changed)[:5]
