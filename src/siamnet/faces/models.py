@@ -42,6 +42,10 @@ class FaceModelCard:
     embedding_dim: int = 128
     probability: dict | None = None  # {"kind": "logistic", "a": .., "b": ..}: P(same) = σ(a + b·d)
     weights: str = ""  # encoder "siamnet": a siamnet model (bundled name, or path beside the card)
+    # τ for 1:N identification (gallery, check-in): stricter than the 1:1 τ, because a stranger
+    # only has to come close to one of N enrolled people.  None: the gallery uses ``threshold``.
+    identify_threshold: float | None = None
+    identify_threshold_source: str = ""
     data: dict = field(default_factory=dict)
     terms: str = ""
     metrics: dict = field(default_factory=dict)
@@ -83,6 +87,9 @@ class FaceModelCard:
                              f"(known: {', '.join(sorted(DISTANCES))})")
         if not isinstance(self.threshold, (int, float)) or not math.isfinite(self.threshold):
             raise ModelError(f"{where}: threshold must be a finite number, got {self.threshold!r}")
+        if self.identify_threshold is not None and (
+                not isinstance(self.identify_threshold, (int, float)) or not math.isfinite(self.identify_threshold)):
+            raise ModelError(f"{where}: identify_threshold must be a finite number or null")
         if self.probability is not None and (self.probability.get("kind") != "logistic"
                                              or not {"a", "b"} <= set(self.probability)):
             raise ModelError(f"{where}: probability must be {{'kind': 'logistic', 'a': .., 'b': ..}}")

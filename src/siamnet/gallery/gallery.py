@@ -86,7 +86,9 @@ class Gallery:
                  model: str | Path | FaceModel = DEFAULT_MODEL, threshold: float | None = None,
                  keep_photos: bool = False, index_factory=make_index):
         self.model = load_face_model(model)
-        self.threshold = float(self.model.card.threshold if threshold is None else threshold)
+        card = self.model.card
+        default = card.identify_threshold if card.identify_threshold is not None else card.threshold
+        self.threshold = float(default if threshold is None else threshold)
         if isinstance(store, Store):
             self.store, self._owns_store = store, False
         else:
