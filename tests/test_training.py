@@ -127,3 +127,20 @@ def test_init_fine_tunes_from_an_existing_model(tmp_path):
     for (k, a), b in zip(first.encoder.state_dict().items(), tuned.encoder.state_dict().values()):
         if a.dtype.is_floating_point and "running" not in k:
             assert torch.allclose(a, b, atol=1e-5), k
+
+
+def test_fine_tuning_keeps_the_start_unless_training_beats_it(tmp_path):
+    data = write_glyph_dataset(tmp_path / "d", classes=16, per_class=6)
+    train(small_config(data, tmp_path / "first", epochs=2))
+    first = load_model(tmp_path / "first" / "model")
+    train(small_config(data, tmp_path / "tuned", epochs=2, lr=1e4, init=str(tmp_path / "first" / "model")))
+    card = json.loads((tmp_path / "tuned" / "model.json").read_text())
+    history = card["training"]["history"]
+    assert history[0]["epoch"] == 0  # the starting weights were measured before training
+    accs = [h["val_accuracy"] for h in history]
+    best = int(np.argmax(accs))  # first of the best: a later epoch must *beat* the earlier ones
+    assert card["metrics"]["best_epoch"] == history[best]["epoch"]
+    if best == 0:  # nothing beat the start: the saved encoder is the starting one
+        kept = load_model(tmp_path / "tuned" / "model")
+        for a, b in zip(first.encoder.state_dict().values(), kept.encoder.state_dict().values()):
+            assert torch.equal(a, b)

@@ -281,6 +281,17 @@ def train(cfg: TrainConfig) -> dict:
         log(f"resumed from {ckpt} at epoch {state['epoch']}")
     total_steps = cfg.epochs * len(sampler)
 
+    # fine-tuning: measure the starting weights first, so training must beat them to be kept
+    pretrained = start is not None or getattr(encoder, "pretrained", False)
+    if pretrained and main and state["epoch"] == 0 and state["best"] < 0:
+        objective.eval()
+        res = evaluate_episodes(SiameseModel(encoder, card, head), val_ds.images, val_episodes)
+        state["best"], state["best_epoch"] = res["accuracy"], 0
+        state["history"].append({"epoch": 0, "val_accuracy": res["accuracy"]})
+        save_model(out / "best", encoder, card, head)
+        log(f"epoch 0 (starting weights): validation {val_ways}-way {cfg.val_shots}-shot accuracy "
+            f"{res['accuracy']:.4f} ± {res['accuracy_ci95']:.4f}")
+
     # epochs -------------------------------------------------------------------------------
     for epoch in range(state["epoch"], cfg.epochs):
         objective.train()

@@ -385,7 +385,7 @@ class DlibResNetEncoder(nn.Module):
                              f"numbers (use --mode RGB --input-size {CHIP_SIZE} --embedding-dim {EMBEDDING_DIM}); "
                              f"got {in_channels} channels, {input_size} px, {embedding_dim}-d")
         self.in_channels, self.input_size, self.embedding_dim = in_channels, input_size, embedding_dim
-        self.normalize = normalize
+        self.normalize, self.pretrained = normalize, pretrained
         self.net = load_dlib_resnet() if pretrained else DlibResNet()
         self.trainable = list(trainable)
         freeze_for_finetuning(self.net, tuple(self.trainable))
