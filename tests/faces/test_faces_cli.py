@@ -70,8 +70,8 @@ def test_enroll_identify_people(face_model, people, tmp_path, capsys):
                        "--employee-id", "E7", "--json")
     res = last_json(out)
     assert code == 0 and res["enrolled"]["name"] == "Ada" and res["enrolled"]["encodings"] == 3
-    code, out, _ = run(capsys, "enroll", "--gallery", g, "Bob", *people[ids[1]][:2])
-    assert code == 0 and "enrolled Bob from 2 image(s)" in out
+    code, out, _ = run(capsys, "enroll", "--gallery", g, "Bob", *people[ids[1]][:4])
+    assert code == 0 and "enrolled Bob from 4 image(s)" in out
     probes = [people[ids[0]][4], people[ids[1]][4], people[ids[2]][0]]
     code, out, _ = run(capsys, "identify", "--gallery", g, *probes, "--json")
     res = last_json(out)
@@ -173,12 +173,19 @@ def test_calibrate_then_verify(face_model, people, lfw_dir, pair_file, tmp_path,
     assert res_v["probability"] is not None and res_v["probability"] > 0.5
     code, out, _ = run(capsys, "verify", a1, b1, "--model", card, "--json")
     assert last_json(out)["probability"] < 0.5
-    # a gallery enrolled with the bundled card is searched with the calibrated one's τ
+    # 1:N: calibrated with --use identify, the card's identify_threshold is what a gallery uses
+    id_card = tmp_path / "id.json"
+    code, out, _ = run(capsys, "calibrate", "--pairs", pair_file, "--images", lfw_dir, "--best-accuracy",
+                       "--use", "identify", "--out", id_card, "--json")
+    res_id = last_json(out)
+    written_id = json.loads(id_card.read_text())
+    assert written_id["identify_threshold"] == pytest.approx(res_id["threshold"])
+    assert written_id["threshold"] == 0.6  # the 1:1 τ is left as it was
     g = tmp_path / "g.db"
     assert run(capsys, "enroll", "--gallery", g, "Ada", a1)[0] == 0
-    code, out, _ = run(capsys, "identify", "--gallery", g, a2, "--model", card, "--json")
+    code, out, _ = run(capsys, "identify", "--gallery", g, a2, "--model", id_card, "--json")
     res_i = last_json(out)
-    assert res_i["threshold"] == pytest.approx(res["threshold"])
+    assert res_i["threshold"] == pytest.approx(res_id["threshold"])
     assert res_i["results"][0]["faces"][0]["name"] == "Ada"
     code, out, _ = run(capsys, "calibrate", "--pairs", pair_file, "--images", lfw_dir,
                        "--far", "0", "--out", tmp_path / "strict.json")

@@ -235,9 +235,12 @@ def cmd_calibrate(args) -> int:
     a, b = fit_logistic(d, same)
     today = datetime.now(timezone.utc).date().isoformat()
     card = copy.deepcopy(model.card)  # the loaded model's card stays as it was
-    card.threshold = tau
-    card.threshold_source = (f"siamnet calibrate on {Path(args.pairs).name} ({measured['pairs']} "
-                             f"pairs, images {args.images}), rule: {rule}; measured {today}")
+    source = (f"siamnet calibrate on {Path(args.pairs).name} ({measured['pairs']} "
+              f"pairs, images {args.images}), rule: {rule}; measured {today}")
+    if args.use == "identify":  # the 1:N τ that galleries and check-in use
+        card.identify_threshold, card.identify_threshold_source = tau, source
+    else:  # the 1:1 τ that verify uses
+        card.threshold, card.threshold_source = tau, source
     card.probability = {"kind": "logistic", "a": a, "b": b,
                         "source": "logistic fit of P(same | distance) on the same pairs"}
     card.metrics = {**card.metrics, "calibration": {**measured, "rule": rule,
@@ -248,7 +251,7 @@ def cmd_calibrate(args) -> int:
     if out.resolve() == Path(model.source).resolve():
         raise DataError(f"{out}: refusing to overwrite the card being calibrated; give --out")
     out.write_text(card.to_json(), encoding="utf-8")
-    res = {"card": str(out), "model": card.name, "threshold": tau, "rule": rule,
+    res = {"card": str(out), "model": card.name, "threshold": tau, "use": args.use, "rule": rule,
            "probability": {"a": a, "b": b}, **measured,
            "seconds": facts["seconds"], "images": facts["images"]}
     if args.json:
@@ -258,7 +261,8 @@ def cmd_calibrate(args) -> int:
           f"{100 * measured['accuracy']:.2f} %, TAR {measured['true_accept_rate']:.4f}, "
           f"FAR {measured['false_accept_rate']:.4f}")
     print(f"P(same | d) = 1 / (1 + exp(-({a:.3f} {b:+.3f} d)))")
-    print(f"wrote {out}; use it with --model {out}")
+    print(f"wrote {out} ({'identify_threshold' if args.use == 'identify' else 'threshold'}); "
+          f"use it with --model {out}")
     return 0
 
 
@@ -325,3 +329,6 @@ def add_commands(sub) -> None:
             rule.add_argument("--best-accuracy", action="store_true",
                               help="pick τ with the best accuracy on the pairs")
             q.add_argument("--out", help="card file to write (default: ./MODEL-calibrated.json)")
+            q.add_argument("--use", choices=["verify", "identify"], default="verify",
+                           help="write τ as the 1:1 verification threshold (default) or as the 1:N "
+                                "identification threshold that galleries and check-in use (pick a low --far)")

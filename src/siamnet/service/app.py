@@ -414,7 +414,8 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
             for enc, up in ((ea, ua), (eb, ub)):
                 if enc is None:
                     raise UploadError(f"{up.label}: no face detected", status=422)
-            return verify_faces(ea, eb, model=svc.model, threshold=svc.gallery.threshold)
+            # 1:1 verification uses the card's verification τ; identification has its own (stricter)
+            return verify_faces(ea, eb, model=svc.model, threshold=settings.threshold)
 
         return (await svc.face_work(work)).to_dict()
 
