@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -127,7 +128,12 @@ def _dlib_resnet_encoder():
 
     from siamnet.faces.dlib_resnet import FusedDlibResNet, encode_chips, load_dlib_resnet
 
-    fused = FusedDlibResNet(load_dlib_resnet("cpu")).to(memory_format=torch.channels_last)
+    # $SIAMNET_DEVICE: auto (CUDA when present) | cpu | cuda.  On an H100, float32 encodings
+    # (cuDNN's default TF32 convolutions) stayed within 1.8e-4 of the CPU's, float16 autocast
+    # within 3.7e-4 (benchmarks/bench_face_encoder_cuda.py); the CPU's match dlib to < 1e-6.
+    want = os.environ.get("SIAMNET_DEVICE", "auto")
+    device = "cuda" if want == "cuda" or (want == "auto" and torch.cuda.is_available()) else "cpu"
+    fused = FusedDlibResNet(load_dlib_resnet("cpu")).to(device).to(memory_format=torch.channels_last)
 
     def encode(chips: np.ndarray, batch_size: int = 64) -> np.ndarray:
         return encode_chips(fused, chips, batch_size=batch_size, channels_last=True)
