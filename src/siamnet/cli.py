@@ -126,14 +126,21 @@ def cmd_models(args) -> int:
         _print_json([{"name": c.name, "kind": "general", "encoder": c.encoder, "objective": c.objective,
                       "threshold": c.threshold, "metrics": c.metrics} for c in cards]
                     + [{"name": c.name, "kind": "face", "encoder": c.encoder, "threshold": c.threshold,
-                        "metrics": c.metrics} for c in faces])
+                        "identify_threshold": c.identify_threshold, "metrics": c.metrics} for c in faces])
         return 0
+    print("models trained by siamnet (siamnet oneshot / evaluate / train --init):")
+    print(f"  {'name':<15}{'encoder':<14}{'objective':<11}{'τ':>8}  validation")
     for c in cards:
         one = c.metrics.get("validation_oneshot", {})
-        acc = f"{100 * one['accuracy']:.1f} % validation {one['ways']}-way {one['shots']}-shot" if one else ""
-        print(f"{c.name:<16} {c.encoder:<12} {c.objective:<12} τ={c.threshold:.4f}  {acc}")
+        acc = f"{100 * one['accuracy']:.1f} % {one['ways']}-way {one['shots']}-shot" if one else ""
+        print(f"  {c.name:<15}{c.encoder:<14}{c.objective:<11}{c.threshold:>8.4f}  {acc}")
+    print("face models (siamnet verify / enroll / identify / serve --model):")
+    print(f"  {'name':<15}{'encoder':<24}{'verify τ':>9}{'identify τ':>11}  validation pairs")
     for c in faces:
-        print(f"{c.name:<16} {c.encoder:<12} {'face':<12} τ={c.threshold:.4f}  {c.distance} distance")
+        val = c.metrics.get("celeba_validation", {})
+        acc = f"{100 * val['accuracy_10fold']:.2f} % (10-fold, CelebA)" if "accuracy_10fold" in val else ""
+        ident = f"{c.identify_threshold:.4f}" if c.identify_threshold is not None else "-"
+        print(f"  {c.name:<15}{c.encoder:<24}{c.threshold:>9.4f}{ident:>11}  {acc}")
     return 0
 
 

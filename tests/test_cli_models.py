@@ -1,0 +1,19 @@
+"""`siamnet models` lists every bundled model with its τ and measured validation figure."""
+
+import json
+
+from siamnet.cli import main
+
+
+def test_models_table_and_json(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ("omniglot", "omniglot-pair", "dlib-resnet", "face-siamese", "face-small"):
+        assert name in out
+    assert "% 20-way 1-shot" in out and "(10-fold, CelebA)" in out
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    faces = {r["name"]: r for r in rows if r["kind"] == "face"}
+    assert faces["dlib-resnet"]["identify_threshold"] < faces["dlib-resnet"]["threshold"]
+    general = {r["name"]: r for r in rows if r["kind"] == "general"}
+    assert general["omniglot"]["metrics"]["validation_oneshot"]["trials"] == 8000
