@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The commands that made the bundled face models `face-small` and `face-siamese` and their cards
+# (src/siamnet/faces/bundled/, src/siamnet/models/bundled/face-small.*). Data: celeba_faces and
+# att_faces from $SIAMNET_DATA. Identities: celeba 7201-7399 + att train; 7400-7449 calibrate τ;
+# 7450-7499 are the validation pairs. face-small's training ran on one H100 (about a minute; the
+# same command runs on a CPU, slower); everything else runs on a CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA="${SIAMNET_DATA:-$(cd .. && pwd)/shared/datasets}"
+W=runs/faces
+mkdir -p $W
+# 1. aligned chips by person (+ dlib encodings of every chip and its mirror image)
+python scripts/prepare_face_chips.py $W/chips --data "$DATA" --encodings
+# 2. LFW-layout pair files: calibration (7400-7449) and validation (7450-7499) identities
+python benchmarks/bench_faces_vs_face_recognition.py --celeba --identities 7400-7449 --folds 10 --per-fold 100 --seed 0 --workdir $W/cal --only-siamnet
+python benchmarks/bench_faces_vs_face_recognition.py --celeba --identities 7450-7499 --folds 10 --per-fold 100 --seed 0 --workdir $W/val --only-siamnet
+# 3. face-small: from scratch on 64x64 chips of the training identities
+python scripts/face_training_set.py $W/chips $W/face64 --size 64
+siamnet train --data $W/face64 --mode RGB --input-size 64 --encoder resnet --flip --val-fraction 0.15 \
+    --val-ways 20 --seed 0 --no-progress --workers 8 --p 32 --k 4 --batches-per-epoch 100 --epochs 60 \
+    --patience 15 --miner batch-all --margin 0.2 --out $W/face-small --name face-small \
+    --terms "CelebA (Liu et al. 2015): non-commercial research purposes only; AT&T/ORL Database of Faces (Samaria & Harter 1994): acknowledge AT&T Laboratories Cambridge"
+python scripts/bundle_model.py $W/face-small/model face-small
+# 4. face-siamese: top layers on the frozen dlib encoder
+python scripts/train_face_siamese.py $W/chips/dlib-resnet.npz $W/face-siamese
+cp $W/face-siamese/face-siamese.safetensors src/siamnet/faces/bundled/
+# 5. cards: provisional, τ calibrated (best accuracy) on 7400-7449, validation measured on 7450-7499
+for m in face-small face-siamese; do
+    python scripts/face_cards.py provisional $m src/siamnet/faces/bundled/$m.json --training-log $W/face-siamese/face-siamese-training.json
+    siamnet calibrate --model $m --pairs $W/cal/pairs.txt --images $W/cal/images --best-accuracy --out $W/$m.json --json
+    cp $W/$m.json src/siamnet/faces/bundled/$m.json
+    siamnet pairs --model $m --pairs $W/val/pairs.txt --images $W/val/images --json > $W/val-$m.json
+    python scripts/face_cards.py record-validation src/siamnet/faces/bundled/$m.json $W/val-$m.json
+done
+# 6. the identification τ of every face card: stranger FAR <= 1 % on 7400-7449
+python benchmarks/bench_open_set.py $W/chips --calibrate 7400-7449 --target-far 0.01 --update-cards
