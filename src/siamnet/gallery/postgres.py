@@ -14,35 +14,15 @@ Needs the ``service`` extra: ``pip install 'siamnet[service]'``.
 
 from __future__ import annotations
 
-import json
 import threading
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import timezone
+from datetime import datetime, timezone
 
 import numpy as np
 
 from siamnet.errors import DataError
-from siamnet.gallery.store import (
-    MAX_IMAGES_PER_PERSON,
-    SCHEMA_VERSION,
-    AuditEntry,
-    Event,
-    NotFound,
-    Person,
-    Store,
-    _limit,
-    aware_utc,
-    check_detail,
-    check_encodings,
-    check_event,
-    check_setting_key,
-    clean_name,
-    clean_text,
-    missing_extra,
-    now_utc,
-    redact_url,
-)
+from siamnet.gallery.sql import SqlStore
+from siamnet.gallery.store import SCHEMA_VERSION, missing_extra, redact_url
 
 try:
     import psycopg
@@ -106,8 +86,20 @@ assert max(MIGRATIONS) == SCHEMA_VERSION
 _OUR_TABLES = {"people", "encodings", "photos", "events", "audit", "settings", "generation"}
 
 
-class PostgresStore(Store):
+class PostgresStore(SqlStore):
+    """The shared SQL (:class:`~siamnet.gallery.sql.SqlStore`) on psycopg 3: ``%s``
+    placeholders, ``TIMESTAMPTZ`` times, pgvector vectors, ``RETURNING id``."""
+
     kind = "postgresql"
+    MIGRATIONS = MIGRATIONS
+    _STAMP_TYPE = "TIMESTAMPTZ"
+    _TEXT_ARG = "?::text"
+    _JSON_ARG = "?::jsonb"
+    _NAME_ORDER = 'p.name COLLATE "C"'
+    _FOR_UPDATE = " FOR UPDATE"
+    if psycopg is not None:
+        _DUPLICATE_ERRORS = (pg_errors.UniqueViolation,)
+        _MISSING_REF_ERRORS = (pg_errors.ForeignKeyViolation,)
 
     def __init__(self, url: str, keep_photos: bool = False):
         if psycopg is None:
@@ -151,49 +143,33 @@ class PostgresStore(Store):
             self._connect()
         return self._conn
 
-    def _version(self) -> int:
-        tables = {r[0] for r in self.conn.execute(
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self.conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
-        if "schema_version" not in tables:
-            if tables & _OUR_TABLES:
-                raise DataError(f"{self.url}: has tables {sorted(tables & _OUR_TABLES)} but no "
-                                "schema_version: not a siamnet database")
-            return 0
-        version = int(self.conn.execute("SELECT MAX(version) FROM schema_version"
-                                        ).fetchone()[0] or 0)
-        if version > SCHEMA_VERSION:
-            raise DataError(f"{self.url}: schema version {version} is newer than this siamnet "
-                            f"understands ({SCHEMA_VERSION}); upgrade siamnet")
-        return version
+
+    def _check_unversioned(self, tables: set[str]) -> None:
+        if tables & _OUR_TABLES:
+            raise DataError(f"{self.url}: has tables {sorted(tables & _OUR_TABLES)} but no "
+                            "schema_version: not a siamnet database")
 
     def _migrate(self) -> None:
-        conn = self._conn
         try:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         except psycopg.Error as exc:
             raise DataError(f"{self.url}: the pgvector extension is not available "
                             f"({str(exc).strip().splitlines()[0]}); install pgvector on the "
                             "server or ask its administrator to CREATE EXTENSION vector"
                             ) from None
-        while self._version() < SCHEMA_VERSION:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-                version = self._version()
-                if version == SCHEMA_VERSION:
-                    break
-                target = version + 1
-                if target == 1:
-                    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, "
-                                 "applied TIMESTAMPTZ NOT NULL)")
-                for statement in MIGRATIONS[target]:
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_version VALUES (%s, %s)", (target, now_utc()))
+        super()._migrate()
 
-    @property
-    def schema_version(self) -> int:
-        with self._lock:
-            return int(self.conn.execute("SELECT MAX(version) FROM schema_version"
-                                         ).fetchone()[0])
+    @contextmanager
+    def _migration_tx(self):
+        """A transaction holding the migration advisory lock (instances starting together
+        migrate once)."""
+        conn = self._conn
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            yield conn
 
     @contextmanager
     def _tx(self):
@@ -202,147 +178,24 @@ class PostgresStore(Store):
             with conn.transaction():
                 yield conn
 
-    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self.conn.execute(sql, args).fetchall()
-
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
 
-    # -- people ---------------------------------------------------------------------------
+    # -- values ---------------------------------------------------------------------------
 
-    def _bump(self, db) -> None:
-        db.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s")
 
-    def _audit_tx(self, db, actor: str, action: str, detail: dict) -> int:
-        actor = clean_name(actor, "actor")
-        row = db.execute("INSERT INTO audit (time, actor, action, detail) "
-                         "VALUES (%s, %s, %s, %s::jsonb) RETURNING id",
-                         (now_utc(), actor, clean_name(action, "action"),
-                          check_detail(detail))).fetchone()
-        return int(row[0])
-
-    def _person_row(self, db, name: str) -> tuple | None:
-        return db.execute("SELECT id, employee_id FROM people WHERE name = %s",
-                          (name,)).fetchone()
-
-    def _insert_encodings(self, db, pid: int, model: str, vectors: np.ndarray,
-                          sources: list[str], photos: list) -> None:
-        now = now_utc()
-        for v, src, photo in zip(vectors, sources, photos):
-            eid = db.execute(
-                "INSERT INTO encodings (person_id, model, dim, vector, source, created) "
-                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                (pid, model, len(v), v, src, now)).fetchone()[0]
-            if photo is not None and self.keep_photos:
-                db.execute("INSERT INTO photos (person_id, encoding_id, image) "
-                           "VALUES (%s, %s, %s)", (pid, eid, bytes(photo)))
-
-    def add_person(self, name, employee_id, model, encodings, sources, photos=None,
-                   actor="system") -> Person:
-        name = clean_name(name)
-        employee_id = clean_text(employee_id, "employee id")
-        vectors, sources, photos = check_encodings(name, model, encodings, sources, photos)
-        try:
-            with self._tx() as db:
-                if self._person_row(db, name) is not None:
-                    raise DataError(f"{name!r} is already enrolled "
-                                    "(delete or rename that person first)")
-                if employee_id is not None:
-                    row = db.execute("SELECT name FROM people WHERE employee_id = %s",
-                                     (employee_id,)).fetchone()
-                    if row:
-                        raise DataError(f"employee id {employee_id!r} already belongs to "
-                                        f"{row[0]!r}")
-                pid = db.execute(
-                    "INSERT INTO people (name, employee_id, created) VALUES (%s, %s, %s) "
-                    "RETURNING id", (name, employee_id, now_utc())).fetchone()[0]
-                self._insert_encodings(db, pid, model, vectors, sources, photos)
-                self._audit_tx(db, actor, "enroll", {"name": name, "employee_id": employee_id,
-                                                     "model": model, "encodings": len(vectors)})
-                self._bump(db)
-        except pg_errors.UniqueViolation:
-            raise DataError(f"{name!r} or employee id {employee_id!r} is already enrolled"
-                            ) from None
-        return self.person(name, model)
-
-    def add_encodings(self, name, model, encodings, sources, photos=None,
-                      actor="system") -> Person:
-        name = clean_name(name)
-        vectors, sources, photos = check_encodings(name, model, encodings, sources, photos)
-        with self._tx() as db:
-            row = db.execute("SELECT id FROM people WHERE name = %s FOR UPDATE",
-                             (name,)).fetchone()
-            if row is None:
-                raise NotFound(f"no person named {name!r} in {self.url}")
-            have = db.execute("SELECT COUNT(*) FROM encodings WHERE person_id = %s "
-                              "AND model = %s", (row[0], model)).fetchone()[0]
-            if have + len(vectors) > MAX_IMAGES_PER_PERSON:
-                raise DataError(f"{name!r} has {have} photos; adding {len(vectors)} would pass "
-                                f"the limit of {MAX_IMAGES_PER_PERSON}")
-            self._insert_encodings(db, row[0], model, vectors, sources, photos)
-            self._audit_tx(db, actor, "add_photos", {"name": name, "model": model,
-                                                     "encodings": len(vectors)})
-            self._bump(db)
-        return self.person(name, model)
-
-    _PERSON_SQL = ("SELECT p.id, p.name, p.employee_id, COUNT(e.id), p.created FROM people p "
-                   "LEFT JOIN encodings e ON e.person_id = p.id "
-                   "AND (%s::text IS NULL OR e.model = %s::text) ")
+    def _insert_id(self, db, sql: str, args: tuple) -> int:
+        return int(self._exec(db, sql + " RETURNING id", args).fetchone()[0])
 
     @staticmethod
-    def _person(row) -> Person:
-        pid, name, emp, n, created = row
-        return Person(int(pid), name, emp, int(n), created.astimezone(timezone.utc))
+    def _time(t: datetime) -> datetime:
+        return t.astimezone(timezone.utc)
 
-    def person(self, name, model=None) -> Person:
-        name = clean_name(name)
-        rows = self._read(self._PERSON_SQL + "WHERE p.name = %s GROUP BY p.id",
-                          (model, model, name))
-        if not rows:
-            raise NotFound(f"no person named {name!r} in {self.url}")
-        return self._person(rows[0])
-
-    def people(self, model=None) -> list[Person]:
-        rows = self._read(self._PERSON_SQL + 'GROUP BY p.id ORDER BY p.name COLLATE "C"',
-                          (model, model))
-        return [self._person(r) for r in rows]
-
-    def count_people(self) -> int:
-        return int(self._read("SELECT COUNT(*) FROM people")[0][0])
-
-    def rename(self, old, new, actor="system") -> Person:
-        old = clean_name(old)
-        new = clean_name(new, "new name")
-        try:
-            with self._tx() as db:
-                if self._person_row(db, old) is None:
-                    raise NotFound(f"no person named {old!r} in {self.url}")
-                if new != old and self._person_row(db, new) is not None:
-                    raise DataError(f"cannot rename {old!r}: {new!r} is already enrolled")
-                db.execute("UPDATE people SET name = %s WHERE name = %s", (new, old))
-                self._audit_tx(db, actor, "rename", {"old": old, "new": new})
-                self._bump(db)
-        except pg_errors.UniqueViolation:
-            raise DataError(f"cannot rename {old!r}: {new!r} is already enrolled") from None
-        return self.person(new)
-
-    def delete(self, name, actor="system") -> None:
-        name = clean_name(name)
-        with self._tx() as db:
-            row = db.execute("SELECT id FROM people WHERE name = %s FOR UPDATE",
-                             (name,)).fetchone()
-            if row is None:
-                raise NotFound(f"no person named {name!r} in {self.url}")
-            pid = row[0]
-            photos = db.execute("DELETE FROM photos WHERE person_id = %s", (pid,)).rowcount
-            n = db.execute("DELETE FROM encodings WHERE person_id = %s", (pid,)).rowcount
-            db.execute("UPDATE events SET person_id = NULL WHERE person_id = %s", (pid,))
-            db.execute("DELETE FROM people WHERE id = %s", (pid,))
-            self._audit_tx(db, actor, "delete", {"name": name, "encodings": n, "photos": photos})
-            self._bump(db)
+    _created = _time
 
     def encodings(self, model) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
@@ -360,84 +213,3 @@ class PostgresStore(Store):
         ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         vectors = np.stack(arrays)
         return ids, vectors
-
-    def photos(self, name) -> list[bytes]:
-        pid = self.person(name).id
-        return [bytes(r[0]) for r in self._read(
-            "SELECT image FROM photos WHERE person_id = %s ORDER BY id", (pid,))]
-
-    def generation(self) -> int:
-        return int(self._read("SELECT value FROM generation WHERE id = 1")[0][0])
-
-    # -- events ---------------------------------------------------------------------------
-
-    _EVENT_SQL = ("SELECT id, time, kiosk, person_id, name, distance, decision, model "
-                  "FROM events ")
-
-    @staticmethod
-    def _event(row) -> Event:
-        eid, t, kiosk, pid, name, dist, decision, model = row
-        return Event(int(eid), t.astimezone(timezone.utc), kiosk, pid, name, dist, decision,
-                     model)
-
-    def add_event(self, event) -> Event:
-        e = check_event(event)
-        try:
-            with self._tx() as db:
-                eid = db.execute(
-                    "INSERT INTO events (time, kiosk, person_id, name, distance, decision, "
-                    "model) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                    (e.time, e.kiosk, e.person_id, e.name, e.distance, e.decision, e.model)
-                ).fetchone()[0]
-        except pg_errors.ForeignKeyViolation:
-            raise NotFound(f"event: no person with id {e.person_id} in {self.url}") from None
-        return replace(e, id=int(eid))
-
-    def events(self, start, end, person=None, kiosk=None) -> list[Event]:
-        sql = self._EVENT_SQL + "WHERE time >= %s AND time < %s"
-        args: list = [aware_utc(start, "start"), aware_utc(end, "end")]
-        if isinstance(person, int) and not isinstance(person, bool):
-            sql, args = sql + " AND person_id = %s", args + [person]
-        elif person is not None:
-            sql, args = sql + " AND person_id = %s", args + [self.person(person).id]
-        if kiosk is not None:
-            sql, args = sql + " AND kiosk = %s", args + [clean_name(kiosk, "kiosk")]
-        return [self._event(r) for r in self._read(sql + " ORDER BY time, id", tuple(args))]
-
-    def last_event(self, person_id, kiosk=None) -> Event | None:
-        sql, args = self._EVENT_SQL + "WHERE person_id = %s", [int(person_id)]
-        if kiosk is not None:
-            sql, args = sql + " AND kiosk = %s", args + [clean_name(kiosk, "kiosk")]
-        rows = self._read(sql + " ORDER BY time DESC, id DESC LIMIT 1", tuple(args))
-        return self._event(rows[0]) if rows else None
-
-    # -- audit and settings ---------------------------------------------------------------
-
-    def audit(self, actor, action, detail=None) -> AuditEntry:
-        with self._tx() as db:
-            eid = self._audit_tx(db, actor, action, detail or {})
-        return self._audit_entries("WHERE id = %s", (eid,))[0]
-
-    def _audit_entries(self, where: str, args: tuple) -> list[AuditEntry]:
-        rows = self._read("SELECT id, time, actor, action, detail FROM audit " + where, args)
-        return [AuditEntry(int(i), t.astimezone(timezone.utc), a, act,
-                           d if isinstance(d, dict) else json.loads(d))
-                for i, t, a, act, d in rows]
-
-    def audit_log(self, limit=100) -> list[AuditEntry]:
-        return self._audit_entries("ORDER BY id DESC LIMIT %s", (_limit(limit),))
-
-    def get_setting(self, key) -> str | None:
-        rows = self._read("SELECT value FROM settings WHERE key = %s", (check_setting_key(key),))
-        return rows[0][0] if rows else None
-
-    def set_setting(self, key, value) -> None:
-        key = check_setting_key(key)
-        if value is not None and not isinstance(value, str):
-            raise DataError(f"setting {key!r} must be text, got {type(value).__name__}")
-        with self._tx() as db:
-            if value is None:
-                db.execute("DELETE FROM settings WHERE key = %s", (key,))
-            else:
-                db.execute("INSERT INTO settings (key, value) VALUES (%s, %s) ON CONFLICT (key) "
-                           "DO UPDATE SET value = EXCLUDED.value", (key, value))
