@@ -97,21 +97,19 @@ def test_gallery_path_errors(tmp_path):
         Gallery(":memory:").enroll("Ada", [])
 
 
-def test_faces_cli_people_on_any_store(store_url, capsys):
+def test_faces_cli_people_on_any_store(shared_url, capsys):
     """`siamnet people --gallery G` where G is a file or a postgresql:// URL."""
     import json
 
     from siamnet.cli import main
 
-    if store_url == ":memory:":
-        pytest.skip("a CLI gallery is a file or a URL")
-    with open_store(store_url) as s:
+    with open_store(shared_url) as s:
         s.add_person("Ada", "E1", MODEL, vectors(2, 1), ["a", "b"])
         s.add_person("Bob", None, MODEL, vectors(1, 2), ["c"])
-    assert main(["people", "--gallery", store_url, "--rename", "Bob", "Robert", "--json"]) == 0
+    assert main(["people", "--gallery", shared_url, "--rename", "Bob", "Robert", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [(p["name"], p["encodings"]) for p in out["people"]] == [("Ada", 2), ("Robert", 1)]
-    assert main(["people", "--gallery", store_url, "--delete", "Ada"]) == 0
+    assert main(["people", "--gallery", shared_url, "--delete", "Ada"]) == 0
     assert "1 people in" in capsys.readouterr().out
-    assert main(["people", "--gallery", store_url, "--delete", "Ada"]) == 2
+    assert main(["people", "--gallery", shared_url, "--delete", "Ada"]) == 2
     assert "no person named 'Ada'" in capsys.readouterr().err

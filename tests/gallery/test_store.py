@@ -151,13 +151,11 @@ def test_bad_encodings_are_refused(store):
     assert count(store, "people") == 0 and count(store, "encodings") == 0
 
 
-def test_photos_kept_only_when_asked_and_erased_with_the_person(store_url):
-    if store_url == ":memory:":
-        pytest.skip("keep_photos is a flag of open_store; covered on the file and PostgreSQL")
-    with open_store(store_url) as plain:
+def test_photos_kept_only_when_asked_and_erased_with_the_person(shared_url):
+    with open_store(shared_url) as plain:
         enroll(plain, "Ada", photos=[b"jpeg-1", b"jpeg-2"])
         assert plain.photos("Ada") == [] and count(plain, "photos") == 0
-    with open_store(store_url, keep_photos=True) as s:
+    with open_store(shared_url, keep_photos=True) as s:
         enroll(s, "Bob", seed=1, photos=[b"jpeg-3", None])
         s.add_encodings("Bob", MODEL, vectors(1, 5), ["c"], photos=[b"jpeg-4"])
         assert s.photos("Bob") == [b"jpeg-3", b"jpeg-4"]
