@@ -11,4 +11,5 @@ HELD_OUT=$(python -c "from siamnet.models import read_card, resolve; print(','.j
 siamnet models
 siamnet oneshot --model omniglot --data "$DATA" --groups "$HELD_OUT" --ways 20 --shots 1 --episodes 400 --within-alphabet
 mkdir -p runs/demo
-siamnet evaluate --model omniglot --data "$DATA" --groups "$HELD_OUT" --pairs 6000 --plot runs/demo/roc.png
+siamnet evaluate --model omniglot --data "$DATA" --groups "$HELD_OUT" --pairs 6000 --plot runs/demo/roc.png \
+    --embedding-plot runs/demo/embeddings.png

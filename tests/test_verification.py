@@ -60,3 +60,16 @@ def test_evaluate_cli(tmp_path, glyphs, capsys):
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["pairs"] == 200 and {"auc", "eer", "best_accuracy", "tar_at_far"} <= set(res)
     assert (tmp_path / "roc.png").stat().st_size > 1000
+
+
+def test_embedding_plot_writes_a_png(tmp_path):
+    from siamnet.evaluate import pca_2d, plot_embeddings
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(15, 16)) * 3
+    labels = np.repeat(np.arange(15), 5)
+    emb = centres[labels] + rng.normal(size=(75, 16)) * 0.1
+    xy, var = pca_2d(emb)
+    assert xy.shape == (75, 2) and 0 < var[1] <= var[0] <= 1
+    path = plot_embeddings(emb, labels, tmp_path / "e.png", names=[f"c{i}" for i in range(15)])
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

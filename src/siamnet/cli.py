@@ -106,11 +106,17 @@ def cmd_evaluate(args) -> int:
     if args.plot:
         fpr, tpr, _ = roc_curve(scores, same)
         res["plot"] = str(plot_roc({str(args.model): (fpr, tpr)}, args.plot, f"ROC on {Path(args.data).name}" + (f", {len(args.groups.split(','))} groups" if args.groups else "")))
+    if args.embedding_plot:
+        from .evaluate import plot_embeddings
+
+        res["embedding_plot"] = str(plot_embeddings(
+            emb.numpy(), ds.labels, args.embedding_plot, f"{args.model}: encodings of 12 classes of "
+            f"{Path(args.data).name} (PCA)", names=[c if "/" not in c else f"{c.split('/')[0][:12]}/{c.split('/')[-1]}" for c in ds.classes], seed=args.seed))
     if args.json:
         _print_json(res)
     else:
         for key in ("pairs", "auc", "eer", "best_accuracy", "tar_at_far", "card_threshold",
-                    "accuracy_at_card_threshold", "plot"):
+                    "accuracy_at_card_threshold", "plot", "embedding_plot"):
             if key in res:
                 label = f"TAR at FAR={args.far:g}" if key == "tar_at_far" else key.replace("_", " ")
                 print(f"{label:>28}  {res[key] if isinstance(res[key], (int, str)) else f'{res[key]:.4f}'}")
@@ -219,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--pairs", type=int, default=6000)
     e.add_argument("--far", type=float, default=1e-3)
     e.add_argument("--plot", help="save the ROC curve to this PNG")
+    e.add_argument("--embedding-plot", help="save a 2-D picture (PCA) of 12 classes' encodings to this PNG")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", action="store_true")
