@@ -128,3 +128,17 @@ def test_core_package_works_without_the_service_extra(tmp_path):
             f"sys.exit(main(['serve', '--data', {str(tmp_path / 'd')!r}]))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "pip install 'siamnet[service]'" in r.stderr, r.stderr
+
+
+def test_daily_counts_people_deleted_since_as_people():
+    from datetime import date, datetime, timezone
+
+    from siamnet.gallery.store import Event
+    from siamnet.service.attendance import daily
+
+    t = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+    events = [Event(1, t, "lobby", 7, "Ada", 0.3, "known", "m"),
+              Event(2, t, "lobby", None, "Bob", 0.4, "known", "m"),  # Bob was deleted later
+              Event(3, t, "lobby", None, None, 0.9, "unknown", "m")]
+    rows = daily(events, date(2026, 11, 2), date(2026, 11, 2), timezone.utc)
+    assert rows == [{"day": "2026-11-02", "people": 2, "events": 3, "unknown": 1}]

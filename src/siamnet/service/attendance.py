@@ -112,15 +112,17 @@ def events_csv(events, tz: tzinfo) -> str:
 
 
 def daily(events, first: date, last: date, tz: tzinfo) -> list[dict]:
-    """One row per day (every day of the range, empty ones too): distinct known people, events."""
+    """One row per day (every day of the range, empty ones too): distinct known people (people
+    deleted since included), events, unknown faces."""
     people: dict[date, set] = defaultdict(set)
     counts: dict[date, int] = defaultdict(int)
     unknown: dict[date, int] = defaultdict(int)
     for e in events:
         day = local_time(e, tz).date()
         counts[day] += 1
-        if e.decision == "known" and e.person_id is not None:
-            people[day].add(e.person_id)
+        if e.decision == "known":
+            # a person deleted since keeps their past check-ins (person_id is then NULL): count by name
+            people[day].add(e.person_id if e.person_id is not None else ("deleted", e.name))
         else:
             unknown[day] += 1
     rows, day = [], first
