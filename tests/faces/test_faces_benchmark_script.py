@@ -31,3 +31,30 @@ def test_benchmark_script_on_tiny_pairs(face_model, lfw_dir, tmp_path, capsys, m
     assert "not installed" in res["face_recognition_note"] and "not installed" in out
     s = res["results"]["siamnet"]
     assert s["faces_per_second"] > 0 and 0.5 <= s["accuracy"] <= 1 and s["no_face"] == 0
+
+
+def test_open_set_benchmark_picks_a_stricter_identify_threshold(face_model, celeba_chips, tmp_path, capsys):
+    """benchmarks/bench_open_set.py on a few real chips: rates at the card's τ and at the τ it
+    picks on other people for the target stranger FAR."""
+    import numpy as np
+    from PIL import Image
+
+    chips, ids, _ = celeba_chips
+    people = sorted(set(ids))[:12]
+    for n, person in enumerate(people):  # renumber as celeba ids: 6 for validation, 6 for calibration
+        folder = tmp_path / "chips" / f"celeba-{9000 + n}"
+        folder.mkdir(parents=True)
+        for k, i in enumerate([i for i, p in enumerate(ids) if p == person][:4]):
+            Image.fromarray(chips[i]).save(folder / f"{k}.png")
+    path = REPO / "benchmarks" / "bench_open_set.py"
+    spec = importlib.util.spec_from_file_location("bench_open_set", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main([str(tmp_path / "chips"), "--models", "dlib-resnet", "--identities", "9000-9005",
+                       "--calibrate", "9006-9011", "--enrolled", "3", "--target-far", "0.0"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["results"][0]
+    assert res["at_card_threshold"]["genuine_probes"] > 0 and res["at_card_threshold"]["stranger_probes"] > 0
+    assert res["at_card_threshold"]["threshold"] == 0.6  # the card's 1:1 τ
+    for key in ("tar", "misidentified", "far"):
+        assert 0 <= res["at_identify_threshold"][key] <= 1
+    assert np.isfinite(res["identify_threshold"]) and res["identify_threshold"] > 0
