@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .verification import save_figure
+
 
 def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, D) → (N, 2) coordinates on the two main axes, and the share of variance each holds."""
@@ -41,9 +43,4 @@ def plot_embeddings(emb: np.ndarray, labels: np.ndarray, path: str | Path, title
     ax.set_ylabel(f"PC 2 ({100 * var[1]:.0f} % of variance)")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
