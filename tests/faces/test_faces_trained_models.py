@@ -61,6 +61,14 @@ def test_zero_projection_gives_dlib_encodings(tmp_path, face_model, celeba_chips
     card = _card(tmp_path / "proj.json", encoder="dlib-resnet+projection", weights="proj.safetensors")
     chips = celeba_chips[0][:4]
     assert np.allclose(load_face_model(card).encode_chips(chips), face_model.encode_chips(chips), atol=1e-6)
+    # flip_average: the chip and its mirror image, averaged, then the (zero) projection
+    flip = _card(tmp_path / "flip.json", encoder="dlib-resnet+projection", weights="proj.safetensors")
+    raw = json.loads(flip.read_text())
+    raw["input"]["flip_average"] = True
+    flip.write_text(json.dumps(raw))
+    mirrored = np.ascontiguousarray(chips[:, :, ::-1])
+    want = (face_model.encode_chips(chips) + face_model.encode_chips(mirrored)) / 2
+    assert np.allclose(load_face_model(flip).encode_chips(chips), want, atol=1e-6)
 
 
 def test_bundled_face_models_load_and_encode(face_cache, celeba_chips):

@@ -175,7 +175,9 @@ def _siamnet_encoder(card: "FaceModelCard", source: Path):
 def _projected_dlib_encoder(card: "FaceModelCard", source: Path):
     """dlib's ResNet (frozen) followed by trained top layers: a residual projection
     (:class:`siamnet.core.ResidualProjection`) whose weights ``card.weights`` names, a
-    safetensors file beside the card (``projection.fc.weight``, ``projection.fc.bias``)."""
+    safetensors file beside the card (``projection.fc.weight``, ``projection.fc.bias``).
+    With ``input.flip_average`` the backbone sees each chip and its mirror image and the two
+    encodings are averaged before the projection."""
     import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -195,10 +197,14 @@ def _projected_dlib_encoder(card: "FaceModelCard", source: Path):
         raise ModelError(f"{path}: projection weights do not match ({str(exc).splitlines()[0]})") from None
     proj.eval()
     backbone = _dlib_resnet_encoder()
+    flip_average = bool(card.input.get("flip_average", False))
 
     def encode(chips: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        e = backbone(chips, batch_size=batch_size)
+        if flip_average:  # the chip and its mirror image through the frozen backbone, averaged
+            e = (e + backbone(np.ascontiguousarray(np.asarray(chips)[:, :, ::-1]), batch_size=batch_size)) / 2
         with torch.inference_mode():
-            return proj(torch.from_numpy(backbone(chips, batch_size=batch_size))).numpy()
+            return proj(torch.from_numpy(e)).numpy()
 
     return encode
 
