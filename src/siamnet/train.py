@@ -281,14 +281,21 @@ def train(cfg: TrainConfig) -> dict:
         log(f"resumed from {ckpt} at epoch {state['epoch']}")
     total_steps = cfg.epochs * len(sampler)
 
+    def validate(epoch: int, record: dict) -> tuple[dict, bool]:
+        """One-shot accuracy on the validation episodes (rank 0); the best weights so far are kept."""
+        objective.eval()
+        res = evaluate_episodes(SiameseModel(encoder, card, head), val_ds.images, val_episodes)
+        improved = res["accuracy"] > state["best"]
+        state["history"].append({"epoch": epoch, **record, "val_accuracy": res["accuracy"]})
+        if improved:
+            state["best"], state["best_epoch"] = res["accuracy"], epoch
+            save_model(out / "best", encoder, card, head)
+        return res, improved
+
     # fine-tuning: measure the starting weights first, so training must beat them to be kept
     pretrained = start is not None or getattr(encoder, "pretrained", False)
     if pretrained and main and state["epoch"] == 0 and state["best"] < 0:
-        objective.eval()
-        res = evaluate_episodes(SiameseModel(encoder, card, head), val_ds.images, val_episodes)
-        state["best"], state["best_epoch"] = res["accuracy"], 0
-        state["history"].append({"epoch": 0, "val_accuracy": res["accuracy"]})
-        save_model(out / "best", encoder, card, head)
+        res, _ = validate(0, {})
         log(f"epoch 0 (starting weights): validation {val_ways}-way {cfg.val_shots}-shot accuracy "
             f"{res['accuracy']:.4f} ± {res['accuracy_ci95']:.4f}")
 
@@ -321,19 +328,11 @@ def train(cfg: TrainConfig) -> dict:
         # validate on rank 0, share the verdict with every rank
         stop = torch.zeros(1)
         if main:
-            objective.eval()
-            val_model = SiameseModel(encoder, card, head)
-            res = evaluate_episodes(val_model, val_ds.images, val_episodes)
-            acc = res["accuracy"]
-            improved = acc > state["best"]
-            state["history"].append({"epoch": epoch + 1, "loss": running, "val_accuracy": acc,
-                                     "images_per_s": seen / (time.perf_counter() - t0)})
+            speed = seen / (time.perf_counter() - t0)
+            res, improved = validate(epoch + 1, {"loss": running, "images_per_s": speed})
             log(f"epoch {epoch + 1}: loss {running:.4f}, validation {val_ways}-way {cfg.val_shots}-shot accuracy "
-                f"{acc:.4f} ± {res['accuracy_ci95']:.4f}{'  (best)' if improved else ''}, "
-                f"{seen / (time.perf_counter() - t0):.0f} img/s")
-            if improved:
-                state["best"], state["best_epoch"] = acc, epoch + 1
-                save_model(out / "best", encoder, card, head)
+                f"{res['accuracy']:.4f} ± {res['accuracy_ci95']:.4f}{'  (best)' if improved else ''}, "
+                f"{speed:.0f} img/s")
             if epoch + 1 - state["best_epoch"] >= cfg.patience:
                 log(f"no improvement for {cfg.patience} epochs: stopping early")
                 stop[0] = 1
