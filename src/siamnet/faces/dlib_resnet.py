@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from siamnet.core import Encoder
 from siamnet.errors import ModelError
 from siamnet.faces.dlib_net import (
     CHIP_SIZE,
@@ -366,8 +367,8 @@ def freeze_for_finetuning(model: DlibResNet, trainable: tuple[str, ...] = ("leve
 # -- as a siamnet encoder (fine-tuning with ``siamnet train --encoder dlib-resnet``) --------
 
 
-class DlibResNetEncoder(nn.Module):
-    """dlib's face ResNet as a :class:`siamnet.core.Encoder`-shaped module, for Siamese
+class DlibResNetEncoder(Encoder):
+    """dlib's face ResNet as a :class:`siamnet.core.Encoder`, for Siamese
     fine-tuning: ``siamnet train --encoder dlib-resnet --mode RGB --input-size 150
     --no-normalize --data CHIPS`` (aligned 150x150 chips, folder per person).
 
@@ -379,17 +380,15 @@ class DlibResNetEncoder(nn.Module):
     def __init__(self, in_channels: int = 3, input_size: int = CHIP_SIZE, embedding_dim: int = EMBEDDING_DIM,
                  normalize: bool = False, trainable: list[str] | tuple[str, ...] = ("level0", "fc"),
                  pretrained: bool = True):
-        super().__init__()
         if (in_channels, input_size, embedding_dim) != (3, CHIP_SIZE, EMBEDDING_DIM):
             raise ValueError(f"dlib-resnet takes {CHIP_SIZE}x{CHIP_SIZE} RGB chips and gives {EMBEDDING_DIM} "
                              f"numbers (use --mode RGB --input-size {CHIP_SIZE} --embedding-dim {EMBEDDING_DIM}); "
                              f"got {in_channels} channels, {input_size} px, {embedding_dim}-d")
-        self.in_channels, self.input_size, self.embedding_dim = in_channels, input_size, embedding_dim
-        self.normalize, self.pretrained = normalize, pretrained
+        super().__init__(in_channels, input_size, embedding_dim, normalize)
+        self.pretrained = pretrained
         self.net = load_dlib_resnet() if pretrained else DlibResNet()
         self.trainable = list(trainable)
         freeze_for_finetuning(self.net, tuple(self.trainable))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.net(x * 255.0)
-        return torch.nn.functional.normalize(z, dim=1) if self.normalize else z
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x * 255.0)
