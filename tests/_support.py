@@ -66,3 +66,26 @@ def make_model(path: Path, input_size: int = 28, channels: int = 8, objective: s
                      score="pair_head" if head else "distance", threshold=0.5)
     save_model(path, enc, card, head)
     return path
+
+
+def flagged_images(celeba: Path) -> set[str]:
+    """Crops listed in celeba_faces/qa_flags.tsv (possible non-faces or label noise)."""
+    qa = celeba / "qa_flags.tsv"
+    if not qa.is_file():
+        return set()
+    lines = qa.read_text().splitlines()[1:]
+    return {line.split("\t")[0] for line in lines if line.strip()}
+
+
+def clean_crops(celeba: Path, identities: int, per_identity: int) -> dict[str, list[Path]]:
+    """The first ``per_identity`` unflagged crops of the first ``identities`` identities
+    (sorted) that have that many; read-only source paths (copy them before changing)."""
+    flagged = flagged_images(celeba)
+    chosen: dict[str, list[Path]] = {}
+    for ident in sorted(p for p in celeba.iterdir() if p.is_dir()):
+        files = [f for f in sorted(ident.glob("*.jpg")) if f.name not in flagged]
+        if len(files) >= per_identity:
+            chosen[ident.name] = files[:per_identity]
+        if len(chosen) == identities:
+            break
+    return chosen

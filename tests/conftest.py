@@ -31,3 +31,21 @@ def omniglot_root(data_root) -> Path:
 @pytest.fixture
 def glyphs(tmp_path) -> Path:
     return write_glyph_dataset(tmp_path / "glyphs", classes=12, per_class=6, groups=3)
+
+
+@pytest.fixture(scope="session")
+def siamnet_cache(tmp_path_factory):
+    """A private SIAMNET_CACHE for the whole session (tests never touch ~/.cache)."""
+    mp = pytest.MonkeyPatch()
+    folder = tmp_path_factory.mktemp("siamnet-cache")
+    mp.setenv("SIAMNET_CACHE", str(folder))
+    yield folder
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def celeba_root(data_root) -> Path:
+    folder = data_root / "celeba_faces"
+    if not folder.is_dir():
+        skip_or_fail(f"{folder} not found")
+    return folder

@@ -32,29 +32,6 @@ def dlib_file(name: str) -> Path:
         skip_or_fail(str(exc))
 
 
-def flagged_images(celeba: Path) -> set[str]:
-    """Crops listed in celeba_faces/qa_flags.tsv (possible non-faces or label noise)."""
-    qa = celeba / "qa_flags.tsv"
-    if not qa.is_file():
-        return set()
-    lines = qa.read_text().splitlines()[1:]
-    return {line.split("\t")[0] for line in lines if line.strip()}
-
-
-def clean_crops(celeba: Path, identities: int, per_identity: int) -> dict[str, list[Path]]:
-    """The first ``per_identity`` unflagged crops of the first ``identities`` identities
-    (sorted) that have that many; read-only source paths (copy them before changing)."""
-    flagged = flagged_images(celeba)
-    chosen: dict[str, list[Path]] = {}
-    for ident in sorted(p for p in celeba.iterdir() if p.is_dir()):
-        files = [f for f in sorted(ident.glob("*.jpg")) if f.name not in flagged]
-        if len(files) >= per_identity:
-            chosen[ident.name] = files[:per_identity]
-        if len(chosen) == identities:
-            break
-    return chosen
-
-
 def write_png_header(path: Path, width: int, height: int) -> Path:
     """A PNG whose header claims width x height (no pixel data): a cheap 'huge image'."""
     import struct

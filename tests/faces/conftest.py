@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from _faces_support import (
-    clean_crops,
     IMAGES_PER_ID,
     MAX_IMAGES,
     MIN_CHIPS,
@@ -16,16 +15,7 @@ from _faces_support import (
     need_module,
     skip_or_fail,
 )
-
-
-@pytest.fixture(scope="session")
-def face_cache(tmp_path_factory):
-    """A private SIAMNET_CACHE for the whole session (tests never touch ~/.cache)."""
-    mp = pytest.MonkeyPatch()
-    folder = tmp_path_factory.mktemp("siamnet-cache")
-    mp.setenv("SIAMNET_CACHE", str(folder))
-    yield folder
-    mp.undo()
+from _support import clean_crops
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +24,7 @@ def resnet_dat() -> Path:
 
 
 @pytest.fixture(scope="session")
-def dlib_model(face_cache, resnet_dat):
+def dlib_model(siamnet_cache, resnet_dat):
     from siamnet.faces.dlib_resnet import load_dlib_resnet
 
     return load_dlib_resnet("cpu")
@@ -83,14 +73,6 @@ def dlib_descriptors(celeba_chips) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def celeba_root(data_root) -> Path:
-    folder = data_root / "celeba_faces"
-    if not folder.is_dir():
-        skip_or_fail(f"{folder} not found")
-    return folder
-
-
-@pytest.fixture(scope="session")
 def people(celeba_root) -> dict[str, list[Path]]:
     """6 identities x 5 unflagged real crops (read-only source paths)."""
     need_module("dlib")
@@ -98,7 +80,7 @@ def people(celeba_root) -> dict[str, list[Path]]:
 
 
 @pytest.fixture(scope="session")
-def face_model(face_cache, resnet_dat):
+def face_model(siamnet_cache, resnet_dat):
     """The bundled dlib-resnet face model (weights converted into the session cache)."""
     from siamnet.faces.models import load_face_model
 

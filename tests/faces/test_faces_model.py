@@ -99,11 +99,11 @@ def test_cache_dir_env(monkeypatch, tmp_path):
     assert cache_dir() == tmp_path / "x" / "siamnet"
 
 
-def test_weights_are_converted_once_then_cached(face_cache, resnet_dat, monkeypatch):
+def test_weights_are_converted_once_then_cached(siamnet_cache, resnet_dat, monkeypatch):
     from siamnet.faces import dlib_resnet
 
     model = dlib_resnet.load_dlib_resnet()
-    files = list(face_cache.glob("dlib_resnet_v1-*.safetensors"))
+    files = list(siamnet_cache.glob("dlib_resnet_v1-*.safetensors"))
     assert len(files) == 1
     # second load must come from the cache, not from the .dat file
     monkeypatch.setattr(dlib_resnet, "convert_dlib_file",

@@ -71,7 +71,7 @@ def test_zero_projection_gives_dlib_encodings(tmp_path, face_model, celeba_chips
     assert np.allclose(load_face_model(flip).encode_chips(chips), want, atol=1e-6)
 
 
-def test_bundled_face_models_load_and_encode(face_cache, celeba_chips):
+def test_bundled_face_models_load_and_encode(siamnet_cache, celeba_chips):
     from siamnet.faces.models import list_face_models, load_face_model
 
     names = {c.name for c in list_face_models()}
@@ -83,7 +83,7 @@ def test_bundled_face_models_load_and_encode(face_cache, celeba_chips):
         assert enc.shape == (2, 128) and np.isfinite(enc).all()
 
 
-def test_finetune_dlib_resnet_with_siamnet_train(tmp_path, face_cache, celeba_chips):
+def test_finetune_dlib_resnet_with_siamnet_train(tmp_path, siamnet_cache, celeba_chips):
     """`siamnet train --encoder dlib-resnet` starts from dlib's weights, trains only level0 + fc."""
     need_module("dlib")
     from safetensors.torch import load_file

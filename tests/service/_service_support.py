@@ -5,30 +5,8 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from pathlib import Path
 
 from _support import REPO, skip_or_fail  # noqa: F401
-
-
-def flagged(celeba: Path) -> set[str]:
-    qa = celeba / "qa_flags.tsv"
-    if not qa.is_file():
-        return set()
-    return {line.split("\t")[0] for line in qa.read_text().splitlines()[1:] if line.strip()}
-
-
-def face_photos(celeba: Path, identities: int, per_identity: int) -> dict[str, list[Path]]:
-    """The first ``per_identity`` unflagged crops of the first ``identities`` identities that have
-    that many (sorted, so every run picks the same photos)."""
-    bad = flagged(celeba)
-    chosen: dict[str, list[Path]] = {}
-    for ident in sorted(p for p in celeba.iterdir() if p.is_dir()):
-        files = [f for f in sorted(ident.glob("*.jpg")) if f.name not in bad]
-        if len(files) >= per_identity:
-            chosen[ident.name] = files[:per_identity]
-        if len(chosen) == identities:
-            break
-    return chosen
 
 
 def png_header(width: int, height: int) -> bytes:

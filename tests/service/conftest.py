@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from _service_support import face_photos, skip_or_fail
+from _service_support import skip_or_fail
+from _support import clean_crops
 
 
 def need(module: str):
@@ -19,32 +20,14 @@ def need(module: str):
 
 
 @pytest.fixture(scope="session")
-def service_cache(tmp_path_factory):
-    """A private SIAMNET_CACHE for the session (tests never touch ~/.cache)."""
-    mp = pytest.MonkeyPatch()
-    folder = tmp_path_factory.mktemp("siamnet-cache")
-    mp.setenv("SIAMNET_CACHE", str(folder))
-    yield folder
-    mp.undo()
-
-
-@pytest.fixture(scope="session")
-def celeba(data_root) -> Path:
-    folder = data_root / "celeba_faces"
-    if not folder.is_dir():
-        skip_or_fail(f"{folder} not found")
-    return folder
-
-
-@pytest.fixture(scope="session")
-def photos(celeba) -> dict[str, list[Path]]:
+def photos(celeba_root) -> dict[str, list[Path]]:
     """5 identities x 4 real face crops: enroll from the first ones, check in with the last."""
     need("dlib")
-    return face_photos(celeba, identities=5, per_identity=4)
+    return clean_crops(celeba_root, identities=5, per_identity=4)
 
 
 @pytest.fixture
-def make_client(tmp_path, service_cache):
+def make_client(tmp_path, siamnet_cache):
     """``make_client(**settings)`` → (TestClient, {"admin": token, "kiosk": token}); the app's
     lifespan runs (model warm-up) and every client is closed at the end."""
     need("fastapi")

@@ -26,11 +26,11 @@ def load_script():
     return module
 
 
-def test_short_load_has_no_server_errors(celeba, service_cache, capsys):
+def test_short_load_has_no_server_errors(celeba_root, siamnet_cache, capsys):
     pytest.importorskip("httpx")
     bench = load_script()
     code = bench.main(["--clients", "10", "--seconds", "5", "--people", "3", "--strangers", "2",
-                       "--photos", str(celeba)])
+                       "--photos", str(celeba_root)])
     out = capsys.readouterr().out
     res = json.loads(out.strip().splitlines()[-1])
     assert code == 0, out
@@ -42,7 +42,7 @@ def test_short_load_has_no_server_errors(celeba, service_cache, capsys):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_kill_9_mid_burst_keeps_every_acknowledged_write(backend, request, tmp_path, photos,
-                                                        service_cache):
+                                                        siamnet_cache):
     httpx = pytest.importorskip("httpx")
     bench = load_script()
     db = request.getfixturevalue("pg_url") if backend == "postgresql" else None
