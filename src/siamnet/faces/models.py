@@ -146,7 +146,6 @@ def _siamnet_encoder(card: "FaceModelCard", source: Path):
     aligned chips: each chip is resized (Lanczos, as scripts/prepare_face_chips.py does) and
     converted to the model's input, then encoded.  ``card.weights`` names the model: a path
     relative to the face card's folder, or a bundled siamnet model name."""
-    import torch
     from PIL import Image
 
     from siamnet.models import BUNDLED as GENERAL_MODELS
@@ -156,18 +155,9 @@ def _siamnet_encoder(card: "FaceModelCard", source: Path):
     model = load_model(card.weights if bundled else source.parent / card.weights)
     pre = model.pre
 
-    flip_average = bool(card.input.get("flip_average", False))
-
     def encode(chips: np.ndarray, batch_size: int = 64) -> np.ndarray:
         arr = np.stack([pre.apply(Image.fromarray(c), Image.LANCZOS) for c in chips])
-        e = model.embed(arr, batch_size=batch_size)
-        if flip_average:  # the chip and its mirror image, averaged (and re-normalised)
-            e = e + model.embed(np.ascontiguousarray(arr[..., ::-1]), batch_size=batch_size)
-            if model.card.encoder_args.get("normalize", True):
-                e = torch.nn.functional.normalize(e, dim=1)
-            else:
-                e = e / 2
-        return e.numpy().astype(np.float32)
+        return model.embed(arr, batch_size=batch_size).numpy().astype(np.float32)
 
     return encode
 
