@@ -18,6 +18,7 @@ from pathlib import Path
 
 from siamnet.faces.models import BUNDLED, FaceModelCard
 from siamnet.models import read_card, resolve
+from siamnet.train import git_commit
 
 CELEBA_TERMS = ("CelebA (Liu et al. 2015): non-commercial research purposes only; AT&T/ORL Database of Faces "
                 "(Samaria & Harter 1994): acknowledge AT&T Laboratories Cambridge.")
@@ -64,6 +65,7 @@ def provisional(name: str, out: Path, training_log: Path | None) -> None:
                   "epoch_choice": "verification AUC over all pairs of celeba identities 7400-7449; epoch 0 is "
                                   "dlib-resnet unchanged",
                   "best_epoch": log.get("best_epoch"), "history": log.get("history"),
+                  "seed": int(log.get("args", {}).get("seed", 0)), "commit": git_commit(),
                   "recipe": "scripts/train-face-models.sh"},
             terms="Backbone: public domain (dlib-models). Top layers trained on " + CELEBA_TERMS
                   + " The model inherits CelebA's non-commercial restriction.")
