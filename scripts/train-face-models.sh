@@ -34,3 +34,5 @@ for m in face-small face-siamese; do
 done
 # 6. the identification τ of every face card: stranger FAR <= 1 % on 7400-7449
 python benchmarks/bench_open_set.py $W/chips --calibrate 7400-7449 --target-far 0.01 --update-cards
+# 7. every model on 20 LFW-style pair files of the validation identities (pair-sampling noise measured)
+python benchmarks/bench_face_pairsets.py $W/chips --sets 20 --update-cards

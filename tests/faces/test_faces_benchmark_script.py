@@ -58,3 +58,33 @@ def test_open_set_benchmark_picks_a_stricter_identify_threshold(face_model, cele
     for key in ("tar", "misidentified", "far"):
         assert 0 <= res["at_identify_threshold"][key] <= 1
     assert np.isfinite(res["identify_threshold"]) and res["identify_threshold"] > 0
+
+
+def test_pairsets_benchmark_compares_models_over_many_pair_files(face_model, celeba_chips, tmp_path, capsys):
+    """benchmarks/bench_face_pairsets.py on a few real chips: every model scored on every drawn
+    pair file; a model compared with itself ties on every file."""
+    from PIL import Image
+
+    chips, ids, _ = celeba_chips
+    people = sorted(set(ids))[:8]
+    for n, person in enumerate(people):
+        folder = tmp_path / "chips" / f"celeba-{9000 + n}"
+        folder.mkdir(parents=True)
+        for k, i in enumerate([i for i, p in enumerate(ids) if p == person][:4]):
+            Image.fromarray(chips[i]).save(folder / f"{k}.png")
+    path = REPO / "benchmarks" / "bench_face_pairsets.py"
+    spec = importlib.util.spec_from_file_location("bench_face_pairsets", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main([str(tmp_path / "chips"), "--models", "dlib-resnet,face-siamese", "--identities", "9000-9007",
+                       "--sets", "3", "--folds", "2", "--per-fold", "3"]) == 0
+    out = capsys.readouterr().out
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["sets"] == 3 and len(res["seeds"]) == 3 and res["people"] == len(people)
+    r = res["results"]["dlib-resnet"]
+    assert len(r["accuracy_per_set"]) == 3 and 0.5 <= r["accuracy_mean"] <= 1 and 0.5 <= r["auc_mean"] <= 1
+    vs = res["results"]["face-siamese"]["vs_dlib-resnet"]
+    assert vs["wins"] + vs["ties"] + vs["losses"] == 3 and "won/tied/lost" in out
+    # too few people for the folds: a clear message and exit code 2
+    assert bench.main([str(tmp_path / "chips"), "--identities", "9000-9001", "--folds", "2"]) == 2
+    assert "need at least 4" in capsys.readouterr().err
