@@ -11,12 +11,25 @@ from siamnet.faces.pairs import generate_pairs, write_pairs
 from _faces_support import REPO
 
 
-def _load_script():
-    path = REPO / "benchmarks" / "bench_faces_vs_face_recognition.py"
-    spec = importlib.util.spec_from_file_location("bench_faces_vs_face_recognition", path)
+def _load_script(name: str = "bench_faces_vs_face_recognition"):
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _chips_folder(celeba_chips, root, people: int, per_person: int = 4):
+    """A CHIPS folder as scripts/prepare_face_chips.py writes it, of real chips renumbered as
+    celeba ids 9000, 9001, ..."""
+    from PIL import Image
+
+    chips, ids, _ = celeba_chips
+    for n, person in enumerate(sorted(set(ids))[:people]):
+        folder = root / f"celeba-{9000 + n}"
+        folder.mkdir(parents=True)
+        for k, i in enumerate([i for i, p in enumerate(ids) if p == person][:per_person]):
+            Image.fromarray(chips[i]).save(folder / f"{k}.png")
+    return root
 
 
 def test_benchmark_script_on_tiny_pairs(face_model, lfw_dir, tmp_path, capsys, monkeypatch):
@@ -37,20 +50,10 @@ def test_open_set_benchmark_picks_a_stricter_identify_threshold(face_model, cele
     """benchmarks/bench_open_set.py on a few real chips: rates at the card's τ and at the τ it
     picks on other people for the target stranger FAR."""
     import numpy as np
-    from PIL import Image
 
-    chips, ids, _ = celeba_chips
-    people = sorted(set(ids))[:12]
-    for n, person in enumerate(people):  # renumber as celeba ids: 6 for validation, 6 for calibration
-        folder = tmp_path / "chips" / f"celeba-{9000 + n}"
-        folder.mkdir(parents=True)
-        for k, i in enumerate([i for i, p in enumerate(ids) if p == person][:4]):
-            Image.fromarray(chips[i]).save(folder / f"{k}.png")
-    path = REPO / "benchmarks" / "bench_open_set.py"
-    spec = importlib.util.spec_from_file_location("bench_open_set", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    assert bench.main([str(tmp_path / "chips"), "--models", "dlib-resnet", "--identities", "9000-9005",
+    chips = _chips_folder(celeba_chips, tmp_path / "chips", 12)  # 6 for validation, 6 for calibration
+    bench = _load_script("bench_open_set")
+    assert bench.main([str(chips), "--models", "dlib-resnet", "--identities", "9000-9005",
                        "--calibrate", "9006-9011", "--enrolled", "3", "--target-far", "0.0"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["results"][0]
     assert res["at_card_threshold"]["genuine_probes"] > 0 and res["at_card_threshold"]["stranger_probes"] > 0
@@ -62,29 +65,18 @@ def test_open_set_benchmark_picks_a_stricter_identify_threshold(face_model, cele
 
 def test_pairsets_benchmark_compares_models_over_many_pair_files(face_model, celeba_chips, tmp_path, capsys):
     """benchmarks/bench_face_pairsets.py on a few real chips: every model scored on every drawn
-    pair file; a model compared with itself ties on every file."""
-    from PIL import Image
-
-    chips, ids, _ = celeba_chips
-    people = sorted(set(ids))[:8]
-    for n, person in enumerate(people):
-        folder = tmp_path / "chips" / f"celeba-{9000 + n}"
-        folder.mkdir(parents=True)
-        for k, i in enumerate([i for i, p in enumerate(ids) if p == person][:4]):
-            Image.fromarray(chips[i]).save(folder / f"{k}.png")
-    path = REPO / "benchmarks" / "bench_face_pairsets.py"
-    spec = importlib.util.spec_from_file_location("bench_face_pairsets", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    assert bench.main([str(tmp_path / "chips"), "--models", "dlib-resnet,face-siamese", "--identities", "9000-9007",
+    pair file, and the second model compared with the first file by file."""
+    chips = _chips_folder(celeba_chips, tmp_path / "chips", 8)
+    bench = _load_script("bench_face_pairsets")
+    assert bench.main([str(chips), "--models", "dlib-resnet,face-siamese", "--identities", "9000-9007",
                        "--sets", "3", "--folds", "2", "--per-fold", "3"]) == 0
     out = capsys.readouterr().out
     res = json.loads(out.strip().splitlines()[-1])
-    assert res["sets"] == 3 and len(res["seeds"]) == 3 and res["people"] == len(people)
+    assert res["sets"] == 3 and len(res["seeds"]) == 3 and res["people"] == 8
     r = res["results"]["dlib-resnet"]
     assert len(r["accuracy_per_set"]) == 3 and 0.5 <= r["accuracy_mean"] <= 1 and 0.5 <= r["auc_mean"] <= 1
     vs = res["results"]["face-siamese"]["vs_dlib-resnet"]
     assert vs["wins"] + vs["ties"] + vs["losses"] == 3 and "won/tied/lost" in out
     # too few people for the folds: a clear message and exit code 2
-    assert bench.main([str(tmp_path / "chips"), "--identities", "9000-9001", "--folds", "2"]) == 2
+    assert bench.main([str(chips), "--identities", "9000-9001", "--folds", "2"]) == 2
     assert "need at least 4" in capsys.readouterr().err
