@@ -39,7 +39,9 @@ def provisional(name: str, out: Path, training_log: Path | None) -> None:
             threshold_source=f"provisional: the training run's validation τ (d^2 < {trained.threshold:.4f})",
             data={"trained_by": "siamnet train from scratch (no outside data, no pretrained weights): small ResNet "
                                 "(widths 32-256), 64x64 RGB aligned chips, batch-all triplets (margin 0.2, squared "
-                                "Euclidean), left-right flips + Koch affine distortions",
+                                "Euclidean), left-right flips + Koch affine distortions; then fine-tuned from those weights "
+                                "(siamnet train --init: AdamW lr 3e-4, weight decay 0.05, 20 batches per epoch, the "
+                                "epoch with the best validation one-shot accuracy kept)",
                   "training_data": "celeba_faces identities 7201-7399 and att_faces s1-s40 (identities with one "
                                    "image dropped); 7400-7449 calibrate τ, 7450-7499 are held out for validation",
                   "training_card": "siamnet/models/bundled/face-small.json (command, commit, history)",
