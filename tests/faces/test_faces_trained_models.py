@@ -39,6 +39,14 @@ def test_siamnet_encoder_card_encodes_chips(tmp_path):
     m = load_model(model_file)
     by_hand = np.stack([m.pre.apply(Image.fromarray(c), Image.LANCZOS) for c in chips])
     assert np.allclose(enc, m.embed(by_hand).numpy(), atol=1e-6)
+    # flip_average: the chip and its mirror image, each encoded, averaged
+    raw = json.loads(card.read_text())
+    raw["input"]["flip_average"] = True
+    flip = tmp_path / "tiny-flip.json"
+    flip.write_text(json.dumps(raw))
+    mirrored = np.stack([m.pre.apply(Image.fromarray(np.ascontiguousarray(c[:, ::-1])), Image.LANCZOS) for c in chips])
+    want = (m.embed(by_hand).numpy() + m.embed(mirrored).numpy()) / 2
+    assert np.allclose(load_face_model(flip).encode_chips(chips), want, atol=1e-5)
 
 
 def test_siamnet_card_without_weights_is_refused(tmp_path):

@@ -145,7 +145,9 @@ def _siamnet_encoder(card: "FaceModelCard", source: Path):
     """A model trained by ``siamnet train`` (a siamnet-model/1 card + safetensors) applied to
     aligned chips: each chip is resized (Lanczos, as scripts/prepare_face_chips.py does) and
     converted to the model's input, then encoded.  ``card.weights`` names the model: a path
-    relative to the face card's folder, or a bundled siamnet model name."""
+    relative to the face card's folder, or a bundled siamnet model name.  With
+    ``input.flip_average`` each chip and its mirror image are encoded and the two encodings
+    averaged, as the dlib-resnet+projection kind does."""
     from PIL import Image
 
     from siamnet.models import BUNDLED as GENERAL_MODELS
@@ -155,9 +157,14 @@ def _siamnet_encoder(card: "FaceModelCard", source: Path):
     model = load_model(card.weights if bundled else source.parent / card.weights)
     pre = model.pre
 
+    flip_average = bool(card.input.get("flip_average", False))
+
     def encode(chips: np.ndarray, batch_size: int = 64) -> np.ndarray:
         arr = np.stack([pre.apply(Image.fromarray(c), Image.LANCZOS) for c in chips])
-        return model.embed(arr, batch_size=batch_size).numpy().astype(np.float32)
+        e = model.embed(arr, batch_size=batch_size)
+        if flip_average:  # the model's input and its mirror image (flipped along the width), averaged
+            e = (e + model.embed(np.ascontiguousarray(arr[..., ::-1]), batch_size=batch_size)) / 2
+        return e.numpy().astype(np.float32)
 
     return encode
 
