@@ -65,6 +65,8 @@ def test_episodes_are_seeded_and_within_group(glyphs):
         assert len({ds.groups[c] for c in classes}) == 1
         assert len(e.support) == 8 and len(e.query) == 4
         assert not set(e.support) & set(e.query)
+        assert e.group == ds.groups[classes[0]]  # each episode knows its group
+    assert all(e.group is None for e in make_episodes(ds.labels, ds.groups, ways=4, shots=1, episodes=2, seed=5))
     with pytest.raises(DataError, match="no group has 5 classes"):
         make_episodes(ds.labels, ds.groups, ways=5, shots=1, episodes=1, within_group=True)
 
@@ -75,6 +77,18 @@ def test_oneshot_episodes_cli(tmp_path, glyphs, capsys):
                  "--episodes", "10", "--within-alphabet", "--json"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["trials"] == 30 and res["runs"] == 10 and 0 <= res["accuracy"] <= 1
+    # within-alphabet episodes: accuracy per group too, adding up to the overall figure
+    per = res["per_group"]
+    assert [g["group"] for g in per] == sorted(g["group"] for g in per) and sum(g["episodes"] for g in per) == 10
+    assert sum(g["trials"] for g in per) == 30
+    assert abs(sum(g["accuracy"] * g["trials"] for g in per) / 30 - res["accuracy"]) < 1e-9
+    assert main(["oneshot", "--model", str(model), "--data", str(glyphs), "--ways", "3", "--shots", "2",
+                 "--episodes", "10", "--within-alphabet"]) == 0
+    out = capsys.readouterr().out
+    assert all(g["group"] in out for g in per) and "accuracy" in out
+    assert main(["oneshot", "--model", str(model), "--data", str(glyphs), "--ways", "3", "--shots", "2",
+                 "--episodes", "10", "--json"]) == 0
+    assert "per_group" not in json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -75,6 +75,9 @@ def cmd_oneshot(args) -> int:
                                  within_group=args.within_alphabet, seed=args.seed)
         res = evaluate_episodes(model, ds.images, episodes)
         res.update(ways=args.ways, shots=args.shots, within_alphabet=args.within_alphabet)
+        if not args.json:
+            for g in res.get("per_group", []):
+                print(f"{g['group']:<40} {100 * g['accuracy']:6.2f} %  ({g['trials']} trials, {g['episodes']} episodes)")
     res["model"] = str(args.model)
     if args.json:
         _print_json(res)

@@ -373,7 +373,8 @@ def finish(out: Path, card: ModelCard, val_ds: ImageFolder, episodes, state: dic
     card.metrics = {
         "validation_oneshot": {"ways": ways, "shots": shots,
                                "episodes": res["runs"], "trials": res["trials"], "accuracy": res["accuracy"],
-                               "accuracy_ci95": res["accuracy_ci95"], "within_groups": all(len(g) == 1 for g in groups)},
+                               "accuracy_ci95": res["accuracy_ci95"], "within_groups": all(len(g) == 1 for g in groups),
+                               **({"per_group": res["per_group"]} if "per_group" in res else {})},
         "validation_verification": ver,
         "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
     }

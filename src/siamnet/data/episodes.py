@@ -19,6 +19,7 @@ class Episode:
     support_labels: np.ndarray  # (N*K,) 0..N-1
     query: np.ndarray  # (N*Q,)
     query_labels: np.ndarray  # (N*Q,)
+    group: str | None = None  # the group (alphabet) all its classes come from, when drawn within one
 
 
 def make_episodes(labels: np.ndarray, groups: list[str], ways: int, shots: int, episodes: int,
@@ -47,5 +48,6 @@ def make_episodes(labels: np.ndarray, groups: list[str], ways: int, shots: int, 
             sup.append(pick[:shots])
             qry.append(pick[shots:])
         out.append(Episode(np.concatenate(sup), np.repeat(np.arange(ways), shots),
-                           np.concatenate(qry), np.repeat(np.arange(ways), queries)))
+                           np.concatenate(qry), np.repeat(np.arange(ways), queries),
+                           groups[pool[0]] if within_group else None))
     return out

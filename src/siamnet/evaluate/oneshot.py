@@ -37,9 +37,17 @@ def evaluate_episodes(model, images: np.ndarray, episodes: list[Episode], progre
     per = [episode_correct(model, emb, e) for e in tqdm(episodes, desc="episodes", disable=not progress, leave=False)]
     correct = np.concatenate(per)
     accs = np.array([p.mean() for p in per])
-    return {"accuracy": float(correct.mean()), "trials": int(correct.size), "runs": len(episodes),
-            "accuracy_ci95": float(1.96 * accs.std(ddof=1) / np.sqrt(len(accs))) if len(accs) > 1 else 0.0,
-            "seconds": time.perf_counter() - t0}
+    res = {"accuracy": float(correct.mean()), "trials": int(correct.size), "runs": len(episodes),
+           "accuracy_ci95": float(1.96 * accs.std(ddof=1) / np.sqrt(len(accs))) if len(accs) > 1 else 0.0}
+    groups = sorted({e.group for e in episodes if e.group is not None})
+    if groups:  # episodes drawn within one group (alphabet) each: accuracy per group as well
+        res["per_group"] = []
+        for g in groups:
+            c = np.concatenate([p for p, e in zip(per, episodes) if e.group == g])
+            res["per_group"].append({"group": g, "episodes": sum(e.group == g for e in episodes),
+                                     "trials": int(c.size), "accuracy": float(c.mean())})
+    res["seconds"] = time.perf_counter() - t0
+    return res
 
 
 def evaluate_runs(model, runs: list[Run], progress: bool = True) -> dict:
