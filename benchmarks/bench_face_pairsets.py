@@ -43,12 +43,17 @@ def main(argv=None) -> int:
                     help="write each bundled model's figures into its card (metrics.pairsets_validation)")
     a = ap.parse_args(argv)
 
+    from siamnet.errors import DataError
     from siamnet.evaluate.verification import auc, equal_error_rate, roc_curve
     from siamnet.faces.models import BUNDLED, load_face_model
-    from siamnet.errors import DataError
     from siamnet.faces.pairs import cross_validated_accuracy, generate_pairs
 
-    lo, hi = (int(x) for x in a.identities.split("-"))
+    try:
+        lo, hi = (int(x) for x in a.identities.split("-"))
+    except ValueError:
+        print(f"--identities {a.identities!r}: expected a celeba identity range FIRST-LAST, e.g. 7450-7499",
+              file=sys.stderr)
+        return 2
     people = sorted(d for d in a.chips.glob("celeba-*") if d.is_dir() and lo <= int(d.name.split("-")[1]) <= hi)
     files = {d.name: sorted(d.glob("*.png")) for d in people}
     files = {k: v for k, v in files.items() if v}

@@ -80,3 +80,5 @@ def test_pairsets_benchmark_compares_models_over_many_pair_files(face_model, cel
     # too few people for the folds: a clear message and exit code 2
     assert bench.main([str(chips), "--identities", "9000-9001", "--folds", "2"]) == 2
     assert "need at least 4" in capsys.readouterr().err
+    assert bench.main([str(chips), "--identities", "9000"]) == 2
+    assert "FIRST-LAST" in capsys.readouterr().err
