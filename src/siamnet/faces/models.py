@@ -145,9 +145,7 @@ def _siamnet_encoder(card: "FaceModelCard", source: Path):
     """A model trained by ``siamnet train`` (a siamnet-model/1 card + safetensors) applied to
     aligned chips: each chip is resized (Lanczos, as scripts/prepare_face_chips.py does) and
     converted to the model's input, then encoded.  ``card.weights`` names the model: a path
-    relative to the face card's folder, or a bundled siamnet model name.  With
-    ``input.flip_average`` each chip and its mirror image are encoded and the two encodings
-    averaged, as the dlib-resnet+projection kind does."""
+    relative to the face card's folder, or a bundled siamnet model name."""
     from PIL import Image
 
     from siamnet.models import BUNDLED as GENERAL_MODELS
@@ -157,14 +155,9 @@ def _siamnet_encoder(card: "FaceModelCard", source: Path):
     model = load_model(card.weights if bundled else source.parent / card.weights)
     pre = model.pre
 
-    flip_average = bool(card.input.get("flip_average", False))
-
     def encode(chips: np.ndarray, batch_size: int = 64) -> np.ndarray:
         arr = np.stack([pre.apply(Image.fromarray(c), Image.LANCZOS) for c in chips])
-        e = model.embed(arr, batch_size=batch_size)
-        if flip_average:  # the model's input and its mirror image (flipped along the width), averaged
-            e = (e + model.embed(np.ascontiguousarray(arr[..., ::-1]), batch_size=batch_size)) / 2
-        return e.numpy().astype(np.float32)
+        return model.embed(arr, batch_size=batch_size).numpy().astype(np.float32)
 
     return encode
 
@@ -172,9 +165,7 @@ def _siamnet_encoder(card: "FaceModelCard", source: Path):
 def _projected_dlib_encoder(card: "FaceModelCard", source: Path):
     """dlib's ResNet (frozen) followed by trained top layers: a residual projection
     (:class:`siamnet.core.ResidualProjection`) whose weights ``card.weights`` names, a
-    safetensors file beside the card (``projection.fc.weight``, ``projection.fc.bias``).
-    With ``input.flip_average`` the backbone sees each chip and its mirror image and the two
-    encodings are averaged before the projection."""
+    safetensors file beside the card (``projection.fc.weight``, ``projection.fc.bias``)."""
     import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -194,12 +185,9 @@ def _projected_dlib_encoder(card: "FaceModelCard", source: Path):
         raise ModelError(f"{path}: projection weights do not match ({str(exc).splitlines()[0]})") from None
     proj.eval()
     backbone = _dlib_resnet_encoder()
-    flip_average = bool(card.input.get("flip_average", False))
 
     def encode(chips: np.ndarray, batch_size: int = 64) -> np.ndarray:
         e = backbone(chips, batch_size=batch_size)
-        if flip_average:  # the chip and its mirror image through the frozen backbone, averaged
-            e = (e + backbone(np.ascontiguousarray(np.asarray(chips)[:, :, ::-1]), batch_size=batch_size)) / 2
         with torch.inference_mode():
             return proj(torch.from_numpy(e)).numpy()
 
@@ -234,7 +222,11 @@ class FaceModel:
         return int(self.card.input.get("chip", 150))
 
     def encode_chips(self, chips: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Aligned uint8 RGB chips (N, chip, chip, 3) → float32 encodings (N, D)."""
+        """Aligned uint8 RGB chips (N, chip, chip, 3) → float32 encodings (N, D).
+
+        With the card's ``input.flip_average``, every kind of encoder encodes each chip and its
+        mirror image and the two encodings are averaged (for dlib-resnet+projection this equals
+        averaging before its affine projection)."""
         if self._encode is None:
             self._encode = ENCODERS[self.card.encoder](self.card, self.source)
         chips = np.asarray(chips)
@@ -242,7 +234,10 @@ class FaceModel:
             chips = chips[None]
         if len(chips) == 0:
             return np.zeros((0, self.card.embedding_dim), np.float32)
-        return self._encode(chips, batch_size=batch_size)
+        e = self._encode(chips, batch_size=batch_size)
+        if self.card.input.get("flip_average", False):
+            e = (e + self._encode(np.ascontiguousarray(chips[:, :, ::-1]), batch_size=batch_size)) / 2
+        return e
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Distances between encodings (broadcasting over leading axes)."""
