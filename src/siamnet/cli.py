@@ -258,13 +258,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe is met here, not at exit
+        return code
     except SiamnetError as e:
         print(f"siamnet: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("siamnet: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `siamnet models | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -90,6 +90,42 @@ def test_enroll_identify_people(face_model, people, tmp_path, capsys):
     assert code == 2 and "none.db: gallery not found" in err
 
 
+def test_identify_a_photo_without_a_face_exits_2(face_model, people, tmp_path, capsys):
+    """The other photos are still answered; the faceless one is named and the exit is 2."""
+    ada = next(iter(people.values()))
+    g = tmp_path / "g.db"
+    assert run(capsys, "enroll", "--gallery", g, "Ada", *ada[:2])[0] == 0
+    wall = tmp_path / "wall.jpg"
+    Image.new("RGB", (240, 240), (200, 180, 160)).save(wall)
+    code, out, err = run(capsys, "identify", "--gallery", g, ada[4], wall, "--json")
+    res = last_json(out)
+    assert code == 2 and [len(r["faces"]) for r in res["results"]] == [1, 0]
+    assert res["results"][0]["faces"][0]["name"] == "Ada"
+    assert err.strip().splitlines() == [f"siamnet: error: {wall}: no face detected"]
+    code, out, err = run(capsys, "identify", "--gallery", g, wall)
+    assert code == 2 and "(no face)" in out and f"{wall}: no face detected" in err
+    # a model the gallery's people were not enrolled with is refused, not "unknown" for all
+    code, out, err = run(capsys, "identify", "--gallery", g, ada[4], "--model", "face-siamese")
+    assert code == 2 and "enrolled with dlib-resnet (1 people), not with face-siamese" in err
+    code, out, err = run(capsys, "enroll", "--gallery", g, "Bob", ada[3], "--model", "face-siamese")
+    assert code == 2 and "'Bob' was not enrolled" in err
+    assert [p["name"] for p in last_json(run(capsys, "people", "--gallery", g, "--json")[1])
+            ["people"]] == ["Ada"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["verify", "a.jpg", "b.jpg", "--threshold", "-5"], "argument --threshold: '-5': must be"),
+    (["identify", "--gallery", "g.db", "a.jpg", "--threshold", "0"], "argument --threshold"),
+    (["calibrate", "--pairs", "p.txt", "--images", "i", "--far", "2"], "at least 0 and below 1"),
+    (["pairs", "--pairs", "p.txt", "--images", "i", "--far", "-1"], "argument --far: '-1'"),
+    (["pairs", "--pairs", "p.txt", "--images", "i", "--batch-size", "0"], "must be 1 or more"),
+])
+def test_impossible_numbers_are_refused_where_typed(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_enroll_bad_image_enrolls_nothing(face_model, people, bad_images, tmp_path, capsys):
     good = next(iter(people.values()))[:2]
     g = tmp_path / "g.db"
@@ -192,6 +228,10 @@ def test_calibrate_then_verify(face_model, people, lfw_dir, pair_file, tmp_path,
     assert code == 0 and "false-accept rate <= 0" in out
     strict = json.loads((tmp_path / "strict.json").read_text())
     assert strict["metrics"]["calibration"]["false_accept_rate"] == 0.0
+    assert strict["metrics"]["calibration"]["from_card"] == "bundled model 'dlib-resnet'"
+    code, out, err = run(capsys, "calibrate", "--pairs", pair_file, "--images", lfw_dir,
+                         "--far", "0.001", "--out", tmp_path / "fine.json")
+    assert code == 0 and "20 mismatched pairs, too few to measure a false-accept rate of 0.001" in err
     # the bundled card itself is untouched
     from siamnet.faces.models import load_face_card
 

@@ -80,8 +80,15 @@ def test_gallery_ignores_other_models_and_cosine_cards(tmp_path):
     s = open_store(tmp_path / "g.db")
     s.add_person("Other model", None, "some-other-model", vectors(1, 1), ["x"])
     g = Gallery(s)
-    assert g.identify_encoding(vectors(1, 1)[0]).name == "unknown"
-    g.enroll_encodings("Ada", vectors(1, 2), ["a"])
+    # only another model's people: every answer would be "unknown", so it is refused instead
+    wrong = r"enrolled with some-other-model \(1 people\), not with dlib-resnet"
+    with pytest.raises(DataError, match=wrong + ".*nobody can be identified"):
+        g.identify_encoding(vectors(1, 1)[0])
+    with pytest.raises(DataError, match=wrong + ".*'Ada' was not enrolled"):
+        g.enroll_encodings("Ada", vectors(1, 2), ["a"])
+    assert len(g) == 1
+    s.add_person("Ada", None, MODEL, vectors(1, 2), ["a"])  # a gallery that holds both models
+    assert s.encoding_models() == {MODEL: 1, "some-other-model": 1}
     probe = near(vectors(1, 2)[0], 5)
     got = g.identify_encoding(probe)
     expect = float(g.model.distance(vectors(1, 2), probe[None])[0])

@@ -89,6 +89,7 @@ def test_add_person_lookup_and_encodings(store):
     ids, vecs = store.encodings("other-model")
     assert ids.tolist() == [bob.id] and vecs.shape == (1, 64)
     assert store.count_people() == 2
+    assert store.encoding_models() == {MODEL: 1, "other-model": 1}  # people per model
     assert ada.to_dict()["created"] == ada.created.isoformat()
     more = store.add_encodings("Ada Lovelace", MODEL, vectors(2, 3), ["c", "d"])
     assert more.encodings == 5 and len(store.encodings(MODEL)[0]) == 5

@@ -13,6 +13,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from siamnet.argtypes import positive_float, positive_int, rate
 from siamnet.errors import DataError
 
 MODEL_HELP = "face model: a bundled name (dlib-resnet) or a card .json (default: dlib-resnet)"
@@ -94,10 +95,12 @@ def cmd_identify(args) -> int:
         results = [{"image": img, "faces": [r.to_dict() for r in g.identify(img)]}
                    for img in args.images]
         tau, model = g.threshold, g.model.name
+    # a photo without a face is bad input (exit 2), said after the answers for the others
+    no_face = [r["image"] for r in results if not r["faces"]]
     if args.json:
         _emit({"gallery": _shown(args.gallery), "model": model, "threshold": tau,
                "results": results})
-        return 0
+        return _said_no_face(no_face)
     w = max([len("image")] + [len(r["image"]) for r in results])
     n = max([len("name"), len("unknown")] + [len(f["nearest"] or "") for r in results
                                              for f in r["faces"]])
@@ -110,7 +113,13 @@ def cmd_identify(args) -> int:
             print(f"{r['image']:<{w}}  {i:>4}  {f['name']:<{n}}  {_fmt(f['distance']):>8}  "
                   f"{f['nearest'] or '-':<{n}}  {f['employee_id'] or '-':<11}  {f['box']}")
     print(f"τ = {tau:.4f} ({model}); 'unknown' when the nearest person is not within τ")
-    return 0
+    return _said_no_face(no_face)
+
+
+def _said_no_face(images: list[str]) -> int:
+    for image in images:
+        print(f"siamnet: error: {image}: no face detected", file=sys.stderr)
+    return 2 if images else 0
 
 
 def cmd_people(args) -> int:
@@ -200,6 +209,17 @@ def cmd_pairs(args) -> int:
     return 0
 
 
+def _card_origin(model) -> str:
+    """The calibrated card's origin as a reader can find it: a bundled model by name
+    (not this machine's install path), any other card by the path given."""
+    from siamnet.faces.models import BUNDLED
+
+    source = Path(model.source)
+    if source.parent.resolve() == BUNDLED.resolve():
+        return f"bundled model {model.card.name!r}"
+    return str(source)
+
+
 def cmd_calibrate(args) -> int:
     import copy
 
@@ -226,6 +246,12 @@ def cmd_calibrate(args) -> int:
     else:
         tau, _ = threshold_for_far(d, same, args.far)
         rule = f"false-accept rate <= {args.far:g}"
+        mismatched = int((~same).sum())
+        if 0 < args.far * mismatched < 1:  # one false accept is already more than the target
+            print(f"siamnet: note: {args.pairs} has {mismatched} mismatched pairs, too few to "
+                  f"measure a false-accept rate of {args.far:g} (the finest is "
+                  f"{1 / mismatched:.2g}); τ is the strictest that accepts none of them",
+                  file=sys.stderr)
     accept = d < tau
     measured = {"pairs": int(len(d)), "same": int(same.sum()),
                 "accuracy": float((accept == same).mean()),
@@ -245,7 +271,7 @@ def cmd_calibrate(args) -> int:
                         "source": "logistic fit of P(same | distance) on the same pairs"}
     card.metrics = {**card.metrics, "calibration": {**measured, "rule": rule,
                                                     "pairs_file": str(args.pairs),
-                                                    "from_card": str(model.source)}}
+                                                    "from_card": _card_origin(model)}}
     card.created = today
     out = Path(args.out or f"{card.name}-calibrated.json")
     if out.resolve() == Path(model.source).resolve():
@@ -275,7 +301,7 @@ def add_commands(sub) -> None:
     v.add_argument("a", help="first photo")
     v.add_argument("b", help="second photo")
     v.add_argument("--model", default="dlib-resnet", help=MODEL_HELP)
-    v.add_argument("--threshold", type=float, help="τ: same when distance < τ (default: card)")
+    v.add_argument("--threshold", type=positive_float, help="τ: same when distance < τ (default: card)")
     v.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     v.set_defaults(func=cmd_verify)
 
@@ -293,7 +319,7 @@ def add_commands(sub) -> None:
     i.add_argument("--gallery", required=True, help="gallery file or postgresql:// URL")
     i.add_argument("images", nargs="+", help="photos")
     i.add_argument("--model", default="dlib-resnet", help=MODEL_HELP)
-    i.add_argument("--threshold", type=float, help="τ (default: the model card's)")
+    i.add_argument("--threshold", type=positive_float, help="τ (default: the model card's)")
     i.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     i.set_defaults(func=cmd_identify)
 
@@ -314,17 +340,17 @@ def add_commands(sub) -> None:
         q.add_argument("--pairs", required=True, help="pairs.txt (View 2) or pairsDevTest.txt "
                                                       "(View 1)")
         q.add_argument("--images", required=True, help="folder of NAME/NAME_NNNN.jpg")
-        q.add_argument("--batch-size", type=int, default=32)
-        q.add_argument("--workers", type=int, help="threads that read, detect and align "
+        q.add_argument("--batch-size", type=positive_int, default=32)
+        q.add_argument("--workers", type=positive_int, help="threads that read, detect and align "
                                                    "(default: 1 on <= 2 cores, else cores/2, max 4)")
         q.add_argument("--json", action="store_true", help="print one JSON object as the last line")
         q.set_defaults(func=func)
         if name == "pairs":
-            q.add_argument("--far", type=float, default=1e-3, help="FAR for the TAR figure")
+            q.add_argument("--far", type=rate, default=1e-3, help="FAR for the TAR figure")
             q.add_argument("--plot", help="save the ROC curve to this PNG")
         else:
             rule = q.add_mutually_exclusive_group()
-            rule.add_argument("--far", type=float, default=1e-3,
+            rule.add_argument("--far", type=rate, default=1e-3,
                               help="pick the loosest τ with at most this false-accept rate")
             rule.add_argument("--best-accuracy", action="store_true",
                               help="pick τ with the best accuracy on the pairs")

@@ -143,6 +143,7 @@ class Gallery:
                             f"got {len(images)}")
         # cheap checks first, so a duplicate does not cost the encoding of 5 images
         self._check_new(name, employee_id)
+        self._check_model(f"{name!r} was not enrolled")
         vectors, sources, photos = self._encode_images(name, images)
         return self.store.add_person(name, employee_id, self.model.name, vectors, sources,
                                      photos, actor=actor)
@@ -158,6 +159,16 @@ class Gallery:
             for p in self.store.people():
                 if p.employee_id == employee_id:
                     raise DataError(f"employee id {employee_id!r} already belongs to {p.name!r}")
+
+    def _check_model(self, consequence: str) -> None:
+        """Encodings of different models cannot be compared: a gallery whose people all have
+        another model's encodings is refused, rather than answer "unknown" for everyone."""
+        models = self.store.encoding_models()
+        if models and self.model.name not in models:
+            used = ", ".join(f"{m} ({n} people)" for m, n in models.items())
+            raise DataError(f"{self.path}: its people were enrolled with {used}, not with "
+                            f"{self.model.name}, and encodings of different models cannot be "
+                            f"compared; {consequence} (use the model they were enrolled with)")
 
     def add_photos(self, name: str, images: Sequence[ImageInput], actor: str = "system"
                    ) -> Person:
@@ -182,6 +193,7 @@ class Gallery:
         if vectors.ndim != 2 or vectors.shape[1] != dim or len(vectors) != len(sources):
             raise DataError(f"enroll {name!r}: expected {len(sources)} encodings of {dim} "
                             f"values, got shape {vectors.shape}")
+        self._check_model(f"{name!r} was not enrolled")
         return self.store.add_person(name, employee_id, self.model.name, vectors, sources,
                                      actor=actor)
 
@@ -261,6 +273,7 @@ class Gallery:
             raise DataError(f"identify: expected {self.model.card.embedding_dim} finite values, "
                             f"got shape {query.shape}")
         if len(index) == 0:
+            self._check_model("nobody can be identified")
             return Identification("unknown", False, None, None, None, self.threshold, box)
         _, cand = index.search(self._prepare(query[None, :]), CANDIDATES)
         best_pid, best = None, np.inf

@@ -275,6 +275,11 @@ class SqlStore(Store):
     def count_people(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM people")[0][0])
 
+    def encoding_models(self) -> dict[str, int]:
+        rows = self._read("SELECT model, COUNT(DISTINCT person_id) FROM encodings GROUP BY model "
+                          "ORDER BY model")
+        return {str(m): int(n) for m, n in rows}
+
     def rename(self, old, new, actor="system") -> Person:
         old = clean_name(old)
         new = clean_name(new, "new name")

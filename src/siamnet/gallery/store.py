@@ -248,6 +248,10 @@ class Store(ABC):
         """(person ids int64 (n,), vectors float32 (n, d)) of every encoding of ``model``."""
 
     @abstractmethod
+    def encoding_models(self) -> dict[str, int]:
+        """For each face model with encodings here: how many people have some."""
+
+    @abstractmethod
     def photos(self, name: str) -> list[bytes]: ...
 
     @abstractmethod
