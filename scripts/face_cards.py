@@ -1,5 +1,5 @@
-"""Write the bundled face model cards of `face-small` and `face-siamese` (steps of
-scripts/train-face-models.sh).
+"""Write the bundled face model cards of `face-small` and `face-siamese`, and record the
+validation figures of every face card (steps of scripts/train-face-models.sh).
 
     python scripts/face_cards.py provisional face-small|face-siamese OUT.json [--training-log LOG.json]
     python scripts/face_cards.py record-validation CARD.json PAIRS_RESULT.json
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from datetime import date
 from pathlib import Path
 
 from siamnet.faces.models import BUNDLED, FaceModelCard
@@ -86,13 +87,15 @@ def provisional(name: str, out: Path, training_log: Path | None) -> None:
 def record_validation(card_path: Path, result: Path) -> None:
     c = json.loads(card_path.read_text())
     v = json.loads(result.read_text().strip().splitlines()[-1])
-    c["metrics"]["celeba_validation"] = {
-        "split": SPLIT, "command": f"siamnet pairs --model {c['name']} --pairs pairs.txt --images images --json",
+    earlier = c["metrics"].get("celeba_validation", {})  # its notes (caveats) stay
+    c["metrics"]["celeba_validation"] = {**earlier,
+        "split": earlier.get("split", SPLIT), "command": f"siamnet pairs --model {c['name']} --pairs pairs.txt --images images --json",
         "pairs": v["pairs"], "images": v["images"], "accuracy_10fold": round(v["accuracy"], 4),
         "accuracy_std": round(v["accuracy_std"], 4), "mean_fitted_threshold": round(v["threshold_mean"], 4),
         "accuracy_at_card_threshold": round(v["accuracy_at_card_threshold"], 4), "auc": round(v["auc"], 4),
         "eer": round(v["eer"], 4), "tar_at_far_1e-3": round(v["tar_at_far"], 4), "no_face": v["no_face"],
-        "images_per_second": round(v["images_per_second"], 1)}
+        "images_per_second": round(v["images_per_second"], 1),
+        "measured": f"{date.today().isoformat()}, siamnet's pipeline on a 2-core CPU"}
     card_path.write_text(json.dumps(c, indent=2) + "\n")
     print(f"{card_path}: validation accuracy {v['accuracy']:.4f} recorded")
 

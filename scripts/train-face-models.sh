@@ -38,6 +38,12 @@ for m in face-small face-siamese; do
     siamnet pairs --model $m --pairs $W/val/pairs.txt --images $W/val/images --json > $W/val-$m.json
     python scripts/face_cards.py record-validation src/siamnet/faces/bundled/$m.json $W/val-$m.json
 done
+# 5b. dlib-resnet's verify τ and P(same), calibrated on the same people (dlib publishes 0.6, fit on
+#     other data; the card's celeba_calibration_check measured both on the validation pairs)
+siamnet calibrate --model dlib-resnet --pairs $W/cal/pairs.txt --images $W/cal/images --best-accuracy --out $W/dlib-resnet.json --json
+cp $W/dlib-resnet.json src/siamnet/faces/bundled/dlib-resnet.json
+siamnet pairs --model dlib-resnet --pairs $W/val/pairs.txt --images $W/val/images --json > $W/val-dlib-resnet.json
+python scripts/face_cards.py record-validation src/siamnet/faces/bundled/dlib-resnet.json $W/val-dlib-resnet.json
 # 6. the identification τ of every face card: stranger FAR <= 1 % on 7400-7449
 python benchmarks/bench_open_set.py $W/chips --calibrate 7400-7449 --target-far 0.01 --update-cards
 # 7. every model on 20 LFW-style pair files of the validation identities (pair-sampling noise measured)

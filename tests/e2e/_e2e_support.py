@@ -24,7 +24,7 @@ CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 
 # CelebA identities (folder, enrollment photos, camera photo). Checked once with
 # siamnet.faces.encode: the camera frame of KNOWN is 0.31-0.40 (dlib-resnet)
-# from its three enrollment photos (τ 0.6); STRANGER's camera photo is > 0.88 from all of them.
+# from its three enrollment photos (the card's τ is 0.67); STRANGER's camera photo is > 0.88 from all of them.
 KNOWN = ("7205", ["018774.jpg", "020711.jpg", "032425.jpg"], "034912.jpg")
 STRANGER = ("7201", "001085.jpg")
 OTHER = ("7203", ["007200.jpg"])

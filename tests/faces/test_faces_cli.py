@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from siamnet.cli import main
+from siamnet.faces.models import BUNDLED, load_face_card
 from siamnet.faces.pairs import generate_pairs, write_pairs
 
 from _faces_support import write_png_header
@@ -44,8 +45,9 @@ def test_verify_text_and_json(face_model, people, capsys):
     assert code == 0 and out.startswith("same person: distance")
     code, out, _ = run(capsys, "verify", a1, b1, "--json")
     res = last_json(out)
-    assert code == 0 and res["same"] is False and res["distance"] > 0.6
-    assert res["threshold"] == 0.6 and res["model"] == "dlib-resnet" and res["b"] == str(b1)
+    assert code == 0 and res["same"] is False and res["distance"] > res["threshold"]
+    assert res["threshold"] == load_face_card("dlib-resnet").threshold and res["probability"] < 0.5
+    assert res["model"] == "dlib-resnet" and res["b"] == str(b1)
     code, out, _ = run(capsys, "verify", a1, a2, "--threshold", "0.01", "--json")
     assert last_json(out)["same"] is False and last_json(out)["threshold"] == 0.01
 
@@ -194,6 +196,7 @@ def test_pairs_errors(face_model, lfw_dir, tmp_path, capsys):
 
 
 def test_calibrate_then_verify(face_model, people, lfw_dir, pair_file, tmp_path, capsys):
+    bundled_before = (BUNDLED / "dlib-resnet.json").read_bytes()
     card = tmp_path / "cal.json"
     code, out, _ = run(capsys, "calibrate", "--pairs", pair_file, "--images", lfw_dir,
                        "--best-accuracy", "--out", card, "--json")
@@ -216,7 +219,7 @@ def test_calibrate_then_verify(face_model, people, lfw_dir, pair_file, tmp_path,
     res_id = last_json(out)
     written_id = json.loads(id_card.read_text())
     assert written_id["identify_threshold"] == pytest.approx(res_id["threshold"])
-    assert written_id["threshold"] == 0.6  # the 1:1 τ is left as it was
+    assert written_id["threshold"] == load_face_card("dlib-resnet").threshold  # 1:1 τ as it was
     g = tmp_path / "g.db"
     assert run(capsys, "enroll", "--gallery", g, "Ada", a1)[0] == 0
     code, out, _ = run(capsys, "identify", "--gallery", g, a2, "--model", id_card, "--json")
@@ -233,6 +236,4 @@ def test_calibrate_then_verify(face_model, people, lfw_dir, pair_file, tmp_path,
                          "--far", "0.001", "--out", tmp_path / "fine.json")
     assert code == 0 and "20 mismatched pairs, too few to measure a false-accept rate of 0.001" in err
     # the bundled card itself is untouched
-    from siamnet.faces.models import load_face_card
-
-    assert load_face_card("dlib-resnet").threshold == 0.6
+    assert (BUNDLED / "dlib-resnet.json").read_bytes() == bundled_before
