@@ -94,7 +94,7 @@ def test_file_errors_name_the_file(tmp_path, people):
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
     write_png_header(tmp_path / "huge.png", 20000, 20000)
     for name, why in [("empty.jpg", "empty"), ("text.jpg", "cannot read"),
-                      ("cut.jpg", "cannot read"), ("huge.png", "20000x20000|DecompressionBomb"),
+                      ("cut.jpg", "cannot read"), ("huge.png", "400 megapixels, more than the 178"),
                       ("missing.jpg", "no such image file")]:
         with pytest.raises(DataError, match=why) as err:
             faces.detect(tmp_path / name)
@@ -189,3 +189,16 @@ def test_multiple_faces_largest_first(face_model, tmp_path, people):
     assert len(found) == 2 and found[0].area > found[1].area and found[0].left >= 300
     pairs = faces.encode_faces(tmp_path / "two.png")
     assert [p[0] for p in pairs] == found
+
+
+@pytest.mark.parametrize("size, why", [
+    ((12000, 9000), "cannot read image"),  # a 108-megapixel phone photo passes the size check
+    ((13400, 13300), r"178 megapixels \(13400x13300\), more than the 178"),  # siamnet's limit
+    ((15000, 12000), "180 megapixels, more than the 178 megapixels siamnet reads"),  # Pillow's
+])
+def test_photo_size_limit(tmp_path, size, why):
+    """Header-only PNGs: what passes the size check then fails for want of pixel data."""
+    from siamnet.data.images import open_image
+
+    with pytest.raises(DataError, match=why):
+        open_image(write_png_header(tmp_path / "big.png", *size))

@@ -7,6 +7,7 @@ Images are kept as uint8 ``(C, H, W)`` arrays and turned into floats in 0..1 onl
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +19,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pbm", ".tif", ".tiff", ".gif", ".webp"}
-MAX_PIXELS = 100_000_000  # refuse decompression bombs with a clear error
+# refuse decompression bombs with a clear error, but read a 108-megapixel phone photo (Pillow
+# itself refuses anything above twice its warning size, about 179 megapixels)
+MAX_PIXELS = 178_000_000
 
 
 @dataclass(frozen=True)
@@ -57,17 +60,25 @@ def open_image(path: str | Path) -> Image.Image:
         raise DataError(f"{path}: empty file, not an image")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS decides
             img = Image.open(path)
             if img.width * img.height > MAX_PIXELS:
-                raise DataError(f"{path}: image is {img.width}x{img.height}, larger than {MAX_PIXELS:,} pixels")
+                raise _too_large(path, img.width * img.height, f" ({img.width}x{img.height})")
             img.load()
         return ImageOps.exif_transpose(img)
     except DataError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:  # Pillow's own limit, met before the size is known
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        raise _too_large(path, int(pixels.group(1)) if pixels else None, "") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{path}: cannot read image ({e.__class__.__name__}: {e})") from None
+
+
+def _too_large(path: Path, pixels: int | None, size: str) -> DataError:
+    what = f"{pixels / 1e6:.0f} megapixels{size}" if pixels else "too many pixels"
+    return DataError(f"{path}: image of {what}, more than the {MAX_PIXELS / 1e6:.0f} megapixels "
+                     f"siamnet reads")
 
 
 def to_mode(img: Image.Image, mode: str, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
