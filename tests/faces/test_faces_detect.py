@@ -8,9 +8,11 @@ from PIL import Image
 
 from siamnet.errors import DataError
 from siamnet.faces.detect import (
+    AlignedFace,
     DlibChipAligner,
     DlibHogDetector,
     FaceAligner,
+    FaceBox,
     FaceDetector,
     FacePipeline,
     load_image,
@@ -74,3 +76,66 @@ def test_raw_photo_gives_aligned_chip(data_root):
             assert face.landmarks.shape == (5, 2)
             found += 1
     assert found > 0
+
+
+class _Square:
+    """A stand-in detector: one face, the middle third of whatever image it is shown."""
+
+    def __init__(self):
+        self.seen = []
+
+    def detect(self, image):
+        h, w = image.shape[:2]
+        self.seen.append((h, w))
+        return [FaceBox(w // 3, h // 3, 2 * w // 3, 2 * h // 3, 1.0)]
+
+
+class _Crop:
+    """A stand-in aligner: the box, cut and resized."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def align(self, image, box):
+        crop = Image.fromarray(image[box.top:box.bottom, box.left:box.right])
+        chip = np.asarray(crop.resize((self.size, self.size)), np.uint8)
+        return AlignedFace(box, np.zeros((5, 2), np.float32), chip)
+
+
+def test_another_detector_plugs_into_the_whole_api():
+    """use_pipeline: faces.detect / faces.faces (and so encode, Gallery, the CLI) use the
+    plugged detector and aligner, with the large-photo handling kept; None restores dlib."""
+    from siamnet import faces
+    from siamnet.faces import api
+
+    made = []
+
+    def factory(size):
+        made.append(_Square())
+        return FacePipeline(made[-1], _Crop(size))
+
+    big = np.zeros((3000, 2400, 3), np.uint8)  # searched on a copy of at most 1024 px
+    api.use_pipeline(factory)
+    try:
+        box = faces.detect(big)[0]
+        assert made[0].seen == [(1024, 819)]
+        assert abs(box.left - 800) <= 3 and abs(box.bottom - 2000) <= 3  # mapped back
+        chip = faces.faces(big, chip_size=64)[0].chip
+        assert chip.shape == (64, 64, 3) and len(made) == 2  # one pipeline per chip size
+    finally:
+        api.use_pipeline(None)
+    need_module("dlib")
+    assert faces.detect(np.zeros((200, 200, 3), np.uint8)) == []  # dlib's again: no face
+
+
+def test_pipeline_retries_small_images_with_its_sensitive_detector():
+    class Nothing(_Square):
+        def detect(self, image):
+            super().detect(image)
+            return []
+
+    first, retry = Nothing(), _Square()
+    pipe = FacePipeline(first, _Crop(32), retry=retry)
+    assert len(pipe.detect(np.zeros((400, 300, 3), np.uint8))) == 1 and retry.seen == [(400, 300)]
+    assert pipe.detect(np.zeros((900, 900, 3), np.uint8)) == []  # large enough: no second look
+    assert retry.seen == [(400, 300)] and first.seen == [(400, 300), (900, 900)]

@@ -9,6 +9,8 @@ The plain API (:mod:`siamnet.faces.api`), importable without dlib until a functi
     faces.verify(a, b)              # VerifyResult(same, distance, probability, threshold)
     faces.Gallery("people.db")      # enroll / identify / list / rename / delete people
                                     # (siamnet.gallery.Gallery; also "postgresql://…")
+    faces.use_pipeline(lambda chip_size: FacePipeline(MyDetector(), DlibChipAligner(chip_size)))
+                                    # another detector, for all of the above and the CLI
 
 Submodules:
 
@@ -40,16 +42,17 @@ from siamnet.faces.api import (
     encode_many,
     faces,
     load,
+    use_pipeline,
     verify,
 )
-from siamnet.faces.detect import AlignedFace, FaceBox
+from siamnet.faces.detect import AlignedFace, FaceBox, FacePipeline
 from siamnet.faces.models import FaceModel, FaceModelCard, list_face_models, load_face_model
 
 _LAZY = {"Gallery": "gallery", "Person": "gallery", "Identification": "gallery"}
 
-__all__ = ["AlignedFace", "FaceBox", "FaceModel", "FaceModelCard", "NoFaceError", "VerifyResult",
+__all__ = ["AlignedFace", "FaceBox", "FaceModel", "FacePipeline", "FaceModelCard", "NoFaceError", "VerifyResult",
            "detect", "encode", "encode_faces", "encode_many", "faces", "list_face_models", "load",
-           "load_face_model", "verify", *_LAZY]
+           "load_face_model", "use_pipeline", "verify", *_LAZY]
 
 
 def __getattr__(name: str):

@@ -24,18 +24,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence, Union
 
 import numpy as np
 
 from siamnet.errors import DataError
-from siamnet.faces.detect import AlignedFace, FaceBox
+from siamnet.faces.detect import MAX_DETECT_SIDE, AlignedFace, FaceBox, FacePipeline
 from siamnet.faces.models import DEFAULT_MODEL, FaceModel, load_face_model
 
-#: photos larger than this (longer side, pixels) are downscaled for detection only
-MAX_DETECT_SIDE = 1024
-#: when nothing is found at upsample 1 on a detection image no larger than this, retry at 2
-RETRY_UPSAMPLE_SIDE = 640
 #: side of the centre square (fraction of the shorter image side) used by :func:`centre_chip`;
 #: chosen on 48 LFW-style celeba_faces crops with a detected face, where the centre-crop
 #: encoding lay closest to the aligned-chip encoding (median distance 0.26; tried 0.45-0.8)
@@ -113,74 +109,58 @@ def _array_to_rgb(a: np.ndarray) -> np.ndarray:
 # -- detection and alignment ---------------------------------------------------------------
 
 
-_per_thread = threading.local()  # dlib objects, one set per thread (dlib releases the GIL)
+_per_thread = threading.local()  # pipelines (dlib objects), one per thread: dlib releases the GIL
+_factory_lock = threading.Lock()
+_pipeline_factory: Callable[[int], FacePipeline] | None = None
+_factory_generation = 0
 
 
-def _detector(upsample: int):
-    from siamnet.faces.detect import DlibHogDetector
-
-    cache = _per_thread.__dict__.setdefault("detectors", {})
-    if upsample not in cache:
-        cache[upsample] = DlibHogDetector(upsample=upsample)
-    return cache[upsample]
-
-
-def _aligner(size: int):
-    from siamnet.faces.detect import DlibChipAligner
-
-    cache = _per_thread.__dict__.setdefault("aligners", {})
-    if size not in cache:
-        cache[size] = DlibChipAligner(size=size)
-    return cache[size]
+def use_pipeline(factory: Callable[[int], FacePipeline] | None) -> None:
+    """Plug another detector or aligner into every face function, the Gallery and the CLI:
+    ``factory(chip_size)`` returns a :class:`~siamnet.faces.detect.FacePipeline`, e.g.
+    ``lambda size: FacePipeline(MyDetector(), DlibChipAligner(size=size))``.  It is called once
+    per thread and chip size (detectors such as dlib's are not thread-safe).  ``None`` restores
+    dlib's HOG detector and 5-point chips."""
+    global _pipeline_factory, _factory_generation
+    with _factory_lock:
+        _pipeline_factory = factory
+        _factory_generation += 1
 
 
-def _detection_copy(rgb: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """(image to search, x scale, y scale) — downscaled when the longer side is too big."""
-    h, w = rgb.shape[:2]
-    longest = max(h, w)
-    if longest <= MAX_DETECT_SIDE:
-        return rgb, 1.0, 1.0
-    from PIL import Image
+def _pipeline(chip_size: int) -> FacePipeline:
+    cache = _per_thread.__dict__
+    if cache.get("generation") != _factory_generation:
+        cache.clear()
+        cache["generation"], cache["pipelines"] = _factory_generation, {}
+    pipelines = cache["pipelines"]
+    if chip_size not in pipelines:
+        factory = _pipeline_factory
+        if factory is None:
+            from siamnet.faces.detect import DlibChipAligner
 
-    f = MAX_DETECT_SIDE / longest
-    size = (max(1, round(w * f)), max(1, round(h * f)))
-    small = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR, reducing_gap=3.0))
-    return np.ascontiguousarray(small), w / size[0], h / size[1]
-
-
-def detect(image: ImageInput, upsample: int = 1) -> list[FaceBox]:
-    """Every face in the image, largest first, in the image's own pixel coordinates.
-
-    Returns ``[]`` when there is no face.  When nothing is found at ``upsample`` on a small
-    image, the search is repeated once at ``upsample + 1`` (finds smaller faces).
-    """
-    return _detect_rgb(load(image), upsample)
+            pipelines[chip_size] = FacePipeline(aligner=DlibChipAligner(size=chip_size))
+        else:
+            pipelines[chip_size] = factory(chip_size)
+    return pipelines[chip_size]
 
 
-def _detect_rgb(rgb: np.ndarray, upsample: int = 1) -> list[FaceBox]:
-    small, sx, sy = _detection_copy(rgb)
-    boxes = _detector(upsample).detect(small)
-    if not boxes and max(small.shape[:2]) <= RETRY_UPSAMPLE_SIDE:
-        boxes = _detector(upsample + 1).detect(small)
-    if sx != 1.0 or sy != 1.0:
-        boxes = [FaceBox(round(b.left * sx), round(b.top * sy), round(b.right * sx),
-                         round(b.bottom * sy), b.score) for b in boxes]
-    return sorted(boxes, key=lambda b: (b.area, b.score), reverse=True)
+def detect(image: ImageInput) -> list[FaceBox]:
+    """Every face in the image, largest first, in the image's own pixel coordinates; ``[]``
+    when there is none.  Large photos are searched downscaled, small ones a second time more
+    sensitively when nothing was found (:class:`~siamnet.faces.detect.FacePipeline`)."""
+    return _pipeline(150).detect(load(image))
 
 
 def faces(image: ImageInput, max_faces: int | None = None, chip_size: int = 150
           ) -> list[AlignedFace]:
     """Aligned chips (dlib 5-point, ``get_face_chip``) of the faces, largest first."""
-    rgb = load(image)
-    boxes = _detect_rgb(rgb)[:max_faces]
-    aligner = _aligner(chip_size)
-    return [aligner.align(rgb, b) for b in boxes]
+    return _pipeline(chip_size).faces(load(image), max_faces)
 
 
 def largest_chip(rgb: np.ndarray, chip_size: int = 150) -> np.ndarray | None:
     """The aligned chip of the largest face in an RGB array, or None."""
-    boxes = _detect_rgb(rgb)
-    return _aligner(chip_size).align(rgb, boxes[0]).chip if boxes else None
+    face = _pipeline(chip_size).largest_face(rgb)
+    return None if face is None else face.chip
 
 
 def centre_chip(rgb: np.ndarray, chip_size: int = 150,

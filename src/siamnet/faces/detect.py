@@ -8,7 +8,9 @@
   :class:`DlibChipAligner` uses dlib's 5-point shape predictor and ``dlib.get_face_chip``
   (size 150, padding 0.25), i.e. the same chips that ``face_recognition`` and dlib's
   ``compute_face_descriptor(img, shape)`` encode.
-* :class:`FacePipeline` — detector + aligner → :class:`AlignedFace` records.
+* :class:`FacePipeline` — detector + aligner → :class:`AlignedFace` records, with the handling
+  real photos need (large photos searched downscaled, a second, more sensitive look at small
+  ones); :func:`siamnet.faces.api.use_pipeline` plugs another one into the whole API.
 
 dlib is imported lazily, so this module imports without it; constructing the dlib
 implementations without dlib installed raises :class:`~siamnet.errors.ModelError`.
@@ -147,25 +149,66 @@ class DlibChipAligner:
         return AlignedFace(box, points, np.ascontiguousarray(chip, dtype=np.uint8))
 
 
+#: photos larger than this (longer side, pixels) are downscaled for detection only
+MAX_DETECT_SIDE = 1024
+#: when nothing is found on a detection image no larger than this, the pipeline's more
+#: sensitive ``retry`` detector (dlib: upsample 2, which finds smaller faces) looks once more
+RETRY_SIDE = 640
+
+
 class FacePipeline:
-    """Detector + aligner.  ``faces(image)`` → aligned faces, best detection first."""
+    """Detector + aligner, with what real photos need: a photo whose longer side exceeds
+    ``max_side`` is searched on a downscaled copy and the boxes are mapped back (chips are cut
+    from the full-resolution image); when nothing is found on a small image, ``retry`` (a more
+    sensitive detector) looks once more.  Faces come largest first.
 
-    def __init__(self, detector: FaceDetector | None = None, aligner: FaceAligner | None = None):
-        self.detector = detector if detector is not None else DlibHogDetector()
+    Any :class:`FaceDetector` / :class:`FaceAligner` plugs in; the default is dlib's HOG
+    detector (upsample 1, retry at 2) and 5-point chips.  Like dlib's, a pipeline is not
+    thread-safe: :func:`siamnet.faces.api.use_pipeline` builds one per thread.
+    """
+
+    def __init__(self, detector: FaceDetector | None = None, aligner: FaceAligner | None = None,
+                 retry: FaceDetector | None = None, max_side: int = MAX_DETECT_SIDE,
+                 retry_side: int = RETRY_SIDE):
+        if detector is None:
+            detector = DlibHogDetector(upsample=1)
+            retry = DlibHogDetector(upsample=2) if retry is None else retry
+        self.detector, self.retry = detector, retry
         self.aligner = aligner if aligner is not None else DlibChipAligner()
+        self.max_side, self.retry_side = max_side, retry_side
 
-    def faces(self, image: np.ndarray, max_faces: int | None = None) -> list[AlignedFace]:
-        boxes = self.detector.detect(image)
-        if max_faces is not None:
-            boxes = boxes[:max_faces]
-        return [self.aligner.align(image, b) for b in boxes]
+    def _detection_copy(self, rgb: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """(image to search, x scale, y scale): downscaled when the longer side is too big."""
+        h, w = rgb.shape[:2]
+        longest = max(h, w)
+        if longest <= self.max_side:
+            return rgb, 1.0, 1.0
+        from PIL import Image
 
-    def largest_face(self, image: np.ndarray) -> AlignedFace | None:
+        f = self.max_side / longest
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        small = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR, reducing_gap=3.0))
+        return np.ascontiguousarray(small), w / size[0], h / size[1]
+
+    def detect(self, rgb: np.ndarray) -> list[FaceBox]:
+        """Every face in a uint8 RGB image, largest first, in the image's own pixels."""
+        small, sx, sy = self._detection_copy(rgb)
+        boxes = self.detector.detect(small)
+        if not boxes and self.retry is not None and max(small.shape[:2]) <= self.retry_side:
+            boxes = self.retry.detect(small)
+        if sx != 1.0 or sy != 1.0:
+            boxes = [FaceBox(round(b.left * sx), round(b.top * sy), round(b.right * sx),
+                             round(b.bottom * sy), b.score) for b in boxes]
+        return sorted(boxes, key=lambda b: (b.area, b.score), reverse=True)
+
+    def faces(self, rgb: np.ndarray, max_faces: int | None = None) -> list[AlignedFace]:
+        """Aligned faces, largest first."""
+        return [self.aligner.align(rgb, b) for b in self.detect(rgb)[:max_faces]]
+
+    def largest_face(self, rgb: np.ndarray) -> AlignedFace | None:
         """The aligned chip of the largest detected face, or None when there is none."""
-        boxes = self.detector.detect(image)
-        if not boxes:
-            return None
-        return self.aligner.align(image, max(boxes, key=lambda b: b.area))
+        boxes = self.detect(rgb)
+        return self.aligner.align(rgb, boxes[0]) if boxes else None
 
     def chip_from_file(self, path: str | Path) -> np.ndarray | None:
         face = self.largest_face(load_image(path))
