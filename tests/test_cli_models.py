@@ -11,6 +11,7 @@ def test_models_table_and_json(capsys):
     for name in ("omniglot", "omniglot-pair", "dlib-resnet", "face-siamese", "face-small"):
         assert name in out
     assert "% 20-way 1-shot" in out and "(10-fold, CelebA)" in out
+    assert "(the network inside face model 'face-small', below)" in out  # listed twice: why
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     faces = {r["name"]: r for r in rows if r["kind"] == "face"}

@@ -137,11 +137,15 @@ def cmd_models(args) -> int:
                     + [{"name": c.name, "kind": "face", "encoder": c.encoder, "threshold": c.threshold,
                         "identify_threshold": c.identify_threshold, "metrics": c.metrics} for c in faces])
         return 0
+    # a face model trained by siamnet runs one of these networks behind its own card
+    behind = {f.weights: f.name for f in faces if f.encoder == "siamnet"}
     print("models trained by siamnet (siamnet oneshot / evaluate / train --init):")
     print(f"  {'name':<15}{'encoder':<14}{'objective':<11}{'τ':>8}  validation")
     for c in cards:
         one = c.metrics.get("validation_oneshot", {})
         acc = f"{100 * one['accuracy']:.1f} % {one['ways']}-way {one['shots']}-shot" if one else ""
+        if c.name in behind:
+            acc += f" (the network inside face model {behind[c.name]!r}, below)"
         print(f"  {c.name:<15}{c.encoder:<14}{c.objective:<11}{c.threshold:>8.4f}  {acc}")
     print("face models (siamnet verify / enroll / identify / serve --model):")
     print(f"  {'name':<15}{'encoder':<24}{'verify τ':>9}{'identify τ':>11}  validation pairs")

@@ -95,7 +95,7 @@ def test_file_errors_name_the_file(tmp_path, people):
     write_png_header(tmp_path / "huge.png", 20000, 20000)
     for name, why in [("empty.jpg", "empty"), ("text.jpg", "cannot read"),
                       ("cut.jpg", "cannot read"), ("huge.png", "400 megapixels, more than the 178"),
-                      ("missing.jpg", "no such image file")]:
+                      ("missing.jpg", "no such image file"), ("", "a folder, not an image file")]:
         with pytest.raises(DataError, match=why) as err:
             faces.detect(tmp_path / name)
         assert str(tmp_path / name) in str(err.value)
@@ -179,7 +179,7 @@ def test_verify(face_model, people, tmp_path):
         faces.verify(np.zeros(3, np.float32), a1)
 
 
-def test_multiple_faces_largest_first(face_model, tmp_path, people):
+def test_multiple_faces_largest_first(face_model, tmp_path, people, capsys):
     (a, *_), (b, *_) = list(people.values())[:2]
     canvas = Image.new("RGB", (700, 400))
     canvas.paste(Image.open(a).resize((200, 200)), (0, 100))
@@ -189,6 +189,14 @@ def test_multiple_faces_largest_first(face_model, tmp_path, people):
     assert len(found) == 2 and found[0].area > found[1].area and found[0].left >= 300
     pairs = faces.encode_faces(tmp_path / "two.png")
     assert [p[0] for p in pairs] == found
+    # verify compares the largest face and says how many there were
+    res = faces.verify(tmp_path / "two.png", b)
+    assert (res.faces_a, res.faces_b) == (2, 1) and res.same
+    assert faces.verify(pairs[0][1], b).faces_a is None  # an encoding, not a photo
+    from siamnet.cli import main
+
+    assert main(["verify", str(tmp_path / "two.png"), str(b)]) == 0
+    assert f"{tmp_path / 'two.png'}: 2 faces found; the largest was compared" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("size, why", [

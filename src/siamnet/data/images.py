@@ -54,6 +54,8 @@ class Preprocess:
 def open_image(path: str | Path) -> Image.Image:
     """Open an image file with Pillow, honouring EXIF rotation; errors name the file."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: a folder, not an image file")
     if not path.is_file():
         raise DataError(f"{path}: no such image file")
     if path.stat().st_size == 0:

@@ -6,7 +6,7 @@ The plain API (:mod:`siamnet.faces.api`), importable without dlib until a functi
     faces.detect(path)              # [FaceBox, ...], largest first; [] when there is no face
     faces.encode(path)              # 128-d encoding of the largest face, or None
     faces.encode_many(paths)        # the same for many images, encoded in batches
-    faces.verify(a, b)              # VerifyResult(same, distance, probability, threshold)
+    faces.verify(a, b)              # VerifyResult(same, distance, probability, threshold, ...)
     faces.Gallery("people.db")      # enroll / identify / list / rename / delete people
                                     # (siamnet.gallery.Gallery; also "postgresql://…")
     faces.use_pipeline(lambda chip_size: FacePipeline(MyDetector(), DlibChipAligner(chip_size)))

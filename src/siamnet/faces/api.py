@@ -5,7 +5,7 @@
 [FaceBox(left=..., top=..., right=..., bottom=..., score=...), ...]
 >>> faces.encode("me.jpg")                       # 128-d encoding of the largest face, or None
 >>> faces.verify("me.jpg", "passport.jpg")       # threshold from the model's card
-VerifyResult(same=True, distance=0.41, probability=None, threshold=0.6)
+VerifyResult(same=True, distance=0.41, probability=0.93, threshold=0.6657, faces_a=1, faces_b=1)
 
 An image is a file path, a Pillow image or a uint8 array (H, W) / (H, W, 3) / (H, W, 4).
 Files are read with :func:`siamnet.data.images.open_image` (EXIF rotation applied; empty,
@@ -56,6 +56,9 @@ class VerifyResult:
     distance: float
     probability: float | None
     threshold: float
+    #: faces found in each image (the largest was compared); None for an encoding given
+    faces_a: int | None = None
+    faces_b: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -265,17 +268,21 @@ def encode_many(images: Iterable[ImageInput], model: str | Path | FaceModel = DE
     return out
 
 
-def _as_encoding(x, model: FaceModel, label: str) -> np.ndarray:
-    """An encoding given directly (1-D array of the model's size), or the input's largest face."""
+def _as_encoding(x, model: FaceModel, label: str) -> tuple[np.ndarray, int | None]:
+    """(encoding, faces found): an encoding given directly (1-D array of the model's size,
+    faces None), or the encoding of the input's largest face and how many faces it holds."""
     if isinstance(x, np.ndarray) and x.ndim == 1:
         if x.shape[0] != model.card.embedding_dim:
             raise DataError(f"{label}: encoding has {x.shape[0]} values, model {model.name} "
                             f"uses {model.card.embedding_dim}")
-        return x.astype(np.float32, copy=False)
-    enc = encode(x, model)
-    if enc is None:
+        return x.astype(np.float32, copy=False), None
+    rgb = load(x)
+    pipeline = _pipeline(model.chip_size)
+    boxes = pipeline.detect(rgb)
+    if not boxes:
         raise NoFaceError(f"{describe(x, label)}: no face detected")
-    return enc
+    chip = pipeline.aligner.align(rgb, boxes[0]).chip
+    return model.encode_chips(chip[None])[0], len(boxes)
 
 
 def verify(a: ImageInput | np.ndarray, b: ImageInput | np.ndarray,
@@ -287,11 +294,12 @@ def verify(a: ImageInput | np.ndarray, b: ImageInput | np.ndarray,
     card's τ.  Raises :class:`NoFaceError` (a DataError) naming an image without a face.
     """
     m = load_face_model(model)
-    ea = _as_encoding(a, m, "image a")
-    eb = _as_encoding(b, m, "image b")
+    ea, faces_a = _as_encoding(a, m, "image a")
+    eb, faces_b = _as_encoding(b, m, "image b")
     tau = float(m.card.threshold if threshold is None else threshold)
     d = float(m.distance(ea, eb))
-    return VerifyResult(same=d < tau, distance=d, probability=m.probability(d), threshold=tau)
+    return VerifyResult(same=d < tau, distance=d, probability=m.probability(d), threshold=tau,
+                        faces_a=faces_a, faces_b=faces_b)
 
 
 def distances(encodings: Sequence[np.ndarray] | np.ndarray, query: np.ndarray,

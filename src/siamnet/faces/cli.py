@@ -64,6 +64,9 @@ def cmd_verify(args) -> int:
     print(f"{verdict}: distance {res.distance:.4f} {sign} τ {res.threshold:.4f} ({model.name})")
     if res.probability is not None:
         print(f"P(same) = {res.probability:.3f}")
+    for image, n in ((args.a, res.faces_a), (args.b, res.faces_b)):
+        if n and n > 1:
+            print(f"{image}: {n} faces found; the largest was compared")
     return 0
 
 
