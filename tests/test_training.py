@@ -14,6 +14,8 @@ from safetensors.torch import load_file
 from _support import REPO, write_glyph_dataset
 from siamnet import train as train_module
 from siamnet.cli import main
+from siamnet.core import build_encoder
+from siamnet.errors import SiamnetError
 from siamnet.models import load_model
 from siamnet.train import TrainConfig, train
 
@@ -144,3 +146,40 @@ def test_fine_tuning_keeps_the_start_unless_training_beats_it(tmp_path):
         kept = load_model(tmp_path / "tuned" / "model")
         for a, b in zip(first.encoder.state_dict().values(), kept.encoder.state_dict().values()):
             assert torch.equal(a, b)
+
+
+def test_input_size_defaults_to_the_encoders_own(tmp_path):
+    data = write_glyph_dataset(tmp_path / "d", classes=10, per_class=4)
+    tiny = dict(input_size=None, embedding_dim=16, p=4, k=2, epochs=1, batches_per_epoch=1, val_ways=3,
+                val_episodes=5, workers=1)
+    # koch without an input size: Koch et al.'s 105 px (at 28 its kernels do not fit)
+    train(small_config(data, tmp_path / "koch", encoder="koch", **tiny))
+    card = json.loads((tmp_path / "koch" / "model.json").read_text())
+    assert card["encoder_args"]["input_size"] == 105 and card["preprocess"]["size"] == 105
+    assert card["training"]["input_size"] == 105
+    # every other encoder keeps 28
+    train(small_config(data, tmp_path / "conv", **tiny))
+    assert json.loads((tmp_path / "conv" / "model.json").read_text())["preprocess"]["size"] == 28
+
+
+@pytest.mark.parametrize("encoder,size,smallest", [("koch", 28, 65), ("koch", 64, 65), ("convnet", 8, 16)])
+def test_input_size_too_small_for_the_encoder(tmp_path, capsys, encoder, size, smallest):
+    data = write_glyph_dataset(tmp_path / "d", classes=6, per_class=3)
+    rc = main(["train", "--data", str(data), "--out", str(tmp_path / "o"), "--encoder", encoder,
+               "--input-size", str(size), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("siamnet: error: ") and "\n" not in err and "Traceback" not in err
+    assert f"--input-size {size}" in err and encoder in err and f"smallest that works is {smallest}" in err
+    assert not (tmp_path / "o").exists()  # refused before any image was read or file written
+    with pytest.raises(SiamnetError, match=f"smallest that works is {smallest}"):
+        train(small_config(data, tmp_path / "o", encoder=encoder, input_size=size))
+    # the smallest size really works
+    enc = build_encoder(encoder, in_channels=1, input_size=smallest, embedding_dim=8, normalize=True)
+    assert enc.eval()(torch.zeros(1, 1, smallest, smallest)).shape == (1, 8)
+
+
+def test_unknown_encoder_is_one_line(tmp_path, capsys):
+    data = write_glyph_dataset(tmp_path / "d", classes=6, per_class=3)
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "o"), "--encoder", "kosh"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("siamnet: error: --encoder kosh: unknown encoder") and "\n" not in err

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from .argtypes import positive_int
 from .errors import SiamnetError
 
 
@@ -171,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "from stem, level4 .. level0, fc)")
     t.add_argument("--embedding-dim", type=int, default=128)
     t.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the encoding")
-    t.add_argument("--input-size", type=int, default=28)
+    t.add_argument("--input-size", type=positive_int, default=None,
+                   help="image side in pixels (default: 105 for koch, as Koch et al.; 28 otherwise)")
     t.add_argument("--mode", default="L", choices=["L", "RGB"])
     t.add_argument("--invert", action="store_true", help="invert grey levels (dark strokes on light paper)")
     t.add_argument("--channels", type=int, default=64, help="convnet width")

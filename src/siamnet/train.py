@@ -22,6 +22,7 @@ import shlex
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,11 +34,12 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from .core.distance import get_distance
+from .core.encoders import default_input_size, fits, smallest_input_size
 from .core import (BatchAllMiner, BatchHardMiner, ContrastiveLoss, ContrastiveObjective, PairHead, PairMiner,
                    PairObjective, SemiHardMiner, TripletMarginLoss, TripletObjective, build_encoder)
 from .data import (ImageFolder, KochAffine, PKSampler, Preprocess, add_rotations, make_episodes, make_pairs,
                    to_float)
-from .errors import DataError, ModelError
+from .errors import DataError, ModelError, SiamnetError
 from .evaluate import best_accuracy_threshold, evaluate_episodes, verification_report
 from .models import ModelCard, SiameseModel, _atomic_write, save_model
 
@@ -49,7 +51,7 @@ class TrainConfig:
     encoder: str = "convnet"
     embedding_dim: int = 128
     normalize: bool = True
-    input_size: int = 28
+    input_size: int | None = None  # None: the encoder's default (koch: 105, as Koch et al.; others: 28)
     mode: str = "L"
     invert: bool = True
     channels: int = 64  # convnet width
@@ -136,6 +138,32 @@ def split_data(cfg: TrainConfig, ds: ImageFolder) -> tuple[ImageFolder, ImageFol
     return ds.split_by_class(cfg.val_fraction, cfg.seed)
 
 
+def build_checked_encoder(name: str, encoder_args: dict) -> torch.nn.Module:
+    """The encoder ``name``, refused in one line when it cannot be built or cannot encode images of
+    ``encoder_args["input_size"]`` pixels (e.g. koch at 28: its 10×10, 7×7, 4×4 kernels need 65+)."""
+    size = encoder_args["input_size"]
+    if size < 1:
+        raise SiamnetError(f"--input-size {size}: must be 1 or more")
+    with warnings.catch_warnings(record=True) as said:  # torch warns about the 0-wide layers of a failed size
+        warnings.simplefilter("always")
+        try:
+            encoder = build_encoder(name, **encoder_args)
+            ok = fits(encoder, size)
+        except ValueError as e:  # an unknown encoder, or arguments it refuses (dlib-resnet: 150 px RGB only)
+            raise SiamnetError(f"--encoder {name}: {e}") from None
+        except RuntimeError:  # KochNet probes its own shapes while being built
+            ok = False
+        if not ok:
+            smallest = smallest_input_size(name, **{k: v for k, v in encoder_args.items() if k != "input_size"})
+    if not ok:
+        need = f"the smallest that works is {smallest}" if smallest else "no size up to 1024 works"
+        usual = f" (default {default_input_size(name)})" if default_input_size(name) != size else ""
+        raise SiamnetError(f"--input-size {size} is too small for the {name} encoder: {need}{usual}")
+    for w in said:  # a working encoder's warnings are still the user's to see
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return encoder
+
+
 def build_objective(cfg: TrainConfig, encoder: torch.nn.Module) -> tuple[torch.nn.Module, PairHead | None]:
     """Compose encoder + miner + loss into the module that training optimises."""
     if cfg.objective == "triplet":
@@ -216,7 +244,17 @@ def train(cfg: TrainConfig) -> dict:
         cfg.encoder, cfg.embedding_dim, cfg.normalize = start.card.encoder, args["embedding_dim"], args["normalize"]
         cfg.input_size, cfg.mode, cfg.invert = start.pre.size, start.pre.mode, start.pre.invert
         cfg.channels = args.get("channels", cfg.channels)
+    if cfg.input_size is None:
+        cfg.input_size = default_input_size(cfg.encoder)
     pre = Preprocess(cfg.input_size, cfg.mode, cfg.invert)
+    # the encoder is built before any image is read: an input too small for it fails at once
+    encoder_args = {"in_channels": pre.channels, "input_size": cfg.input_size,
+                    "embedding_dim": cfg.embedding_dim, "normalize": cfg.normalize}
+    if cfg.encoder == "convnet":
+        encoder_args["channels"] = cfg.channels
+    if cfg.trainable:
+        encoder_args["trainable"] = [t for t in cfg.trainable.split(",") if t]
+    encoder = build_checked_encoder(cfg.encoder, encoder_args)
     full = ImageFolder.scan(cfg.data)
     train_ds, val_ds = split_data(cfg, full)
     need = 2 if cfg.objective == "triplet" else 1
@@ -244,13 +282,6 @@ def train(cfg: TrainConfig) -> dict:
         f"{f' x {world} ranks' if world > 1 else ''}")
 
     # model -------------------------------------------------------------------------------
-    encoder_args = {"in_channels": pre.channels, "input_size": cfg.input_size,
-                    "embedding_dim": cfg.embedding_dim, "normalize": cfg.normalize}
-    if cfg.encoder == "convnet":
-        encoder_args["channels"] = cfg.channels
-    if cfg.trainable:
-        encoder_args["trainable"] = [t for t in cfg.trainable.split(",") if t]
-    encoder = build_encoder(cfg.encoder, **encoder_args)
     objective, head = build_objective(cfg, encoder)
     if start is not None:
         encoder.load_state_dict(start.encoder.state_dict())
