@@ -10,7 +10,8 @@ from PIL import Image
 from _support import glyph, make_model
 from siamnet.cli import main
 from siamnet.data import ImageFolder, make_episodes, read_runs
-from siamnet.errors import DataError
+from siamnet.errors import DataError, ModelError
+from siamnet.models import load_model
 
 
 def write_runs(root: Path, runs: int = 2, ways: int = 5, seed: int = 0) -> Path:
@@ -197,6 +198,17 @@ def test_model_files_that_are_not_ours(tmp_path, capsys):
     model = make_model(tmp_path / "m")
     err = run_error(capsys, ["oneshot", "--model", str(tmp_path / "absent"), "--runs", str(tmp_path)])
     assert "absent" in err and "bundled" in err
+    # an existing file of someone else's (a pickled torch checkpoint): it exists, it is not ours
+    pt = tmp_path / "net.pt"
+    pt.write_bytes(b"\x80\x04\x95" + b"\x00" * 40)  # pickle protocol 4 header
+    err = run_error(capsys, ["oneshot", "--model", str(pt), "--runs", str(tmp_path)])
+    assert str(pt) in err and "exists but is not a siamnet model" in err and "NAME.safetensors" in err
+    assert "no such model file" not in err
+    with pytest.raises(ModelError, match="exists but is not a siamnet model"):
+        load_model(pt)
+    # a training run's folder instead of its model
+    err = run_error(capsys, ["oneshot", "--model", str(tmp_path), "--runs", str(tmp_path)])
+    assert str(tmp_path) in err and "is a folder, not a siamnet model" in err and "no such" not in err
     (tmp_path / "other.json").write_text(json.dumps({"architectures": ["BertModel"]}))
     (tmp_path / "other.safetensors").write_bytes(b"\x00" * 64)
     err = run_error(capsys, ["oneshot", "--model", str(tmp_path / "other"), "--runs", str(tmp_path)])
