@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from tqdm import tqdm
 
 from _support import REPO, write_glyph_dataset
 from siamnet import train as train_module
@@ -183,3 +185,23 @@ def test_unknown_encoder_is_one_line(tmp_path, capsys):
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "o"), "--encoder", "kosh"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("siamnet: error: --encoder kosh: unknown encoder") and "\n" not in err
+
+
+def test_progress_bar_counts_batches_and_keeps_a_log_short(tmp_path, capsys, monkeypatch):
+    data = write_glyph_dataset(tmp_path / "d", classes=10, per_class=4)
+    tiny = dict(p=4, k=2, epochs=1, batches_per_epoch=6, val_ways=3, val_episodes=5, workers=1, progress=True)
+
+    def bar_lines(err):  # what a terminal would show, one redraw a line (as `2>&1 | tr '\\r' '\\n'`)
+        return [line for line in re.split(r"[\r\n]", err) if line.startswith("epoch 1/1:")]
+
+    # not a terminal (captured): tqdm's own interval governs, not one line per batch
+    train(small_config(data, tmp_path / "log", **tiny))
+    lines = bar_lines(capsys.readouterr().err)
+    assert 1 <= len(lines) <= 3, lines
+    # drawn at every chance: the count advances batch by batch and the postfix rides along
+    monkeypatch.setattr(train_module, "tqdm", lambda *a, **kw: tqdm(*a, **dict(kw, mininterval=0, miniters=1)))
+    train(small_config(data, tmp_path / "tty", **tiny))
+    lines = bar_lines(capsys.readouterr().err)
+    counts = [int(re.search(r"(\d+)/6 ", line).group(1)) for line in lines]
+    assert counts == sorted(counts) and counts[-1] == 6 and set(range(1, 7)) <= set(counts), lines
+    assert all("loss=" in line and "img_s=" in line for line, n in zip(lines, counts) if n > 0)

@@ -335,10 +335,13 @@ def train(cfg: TrainConfig) -> dict:
         objective.train()
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 101 + rank)
         batches = sampler.epoch(epoch)
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and main),
+        # the bar is advanced by hand, one batch at a time, and the postfix only rides along
+        # (refresh=False): tqdm's mininterval alone decides when a line is written, so a log
+        # that is not a terminal gets one line every 30 s, not one per batch stuck at 0/N
+        bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and main),
                    unit="batch", leave=False, mininterval=0.5 if sys.stderr.isatty() else 30)
         t0, seen, running = time.perf_counter(), 0, 0.0
-        for idx in bar:
+        for idx in batches:
             for g in optimizer.param_groups:
                 g["lr"] = lr_at(cfg, state["step"], total_steps)
             x = to_float(images[idx], device)
@@ -353,7 +356,8 @@ def train(cfg: TrainConfig) -> dict:
             state["step"] += 1
             seen += len(idx) * world
             running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
-            bar.set_postfix(loss=f"{running:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+            bar.set_postfix(loss=f"{running:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}", refresh=False)
+            bar.update(1)
         bar.close()
 
         # validate on rank 0, share the verdict with every rank
