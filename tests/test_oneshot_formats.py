@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _support import glyph, make_model
+from _support import glyph, make_model, write_glyph_dataset
 from siamnet.cli import main
 from siamnet.data import ImageFolder, make_episodes, read_runs
 from siamnet.errors import DataError, ModelError
@@ -192,6 +192,25 @@ def test_a_query_listed_twice_in_a_run(tmp_path, capsys):
     labels.write_text("\n".join(good + ["test/item02.png " + good[1].split()[1]]) + "\n")
     err = run_error(capsys, ["oneshot", "--model", str(model), "--runs", str(root)])
     assert f"{labels}:{len(good) + 1}:" in err and "twice" in err
+
+
+def test_oneshot_takes_runs_or_data_not_both(tmp_path, glyphs, capsys):
+    root = write_runs(tmp_path / "runs", runs=1)
+    model = make_model(tmp_path / "m")
+    err = run_error(capsys, ["oneshot", "--model", str(model), "--runs", str(root), "--data", str(glyphs)])
+    assert "--runs" in err and "--data" in err and "not both" in err
+    err = run_error(capsys, ["oneshot", "--model", str(model)])
+    assert "--runs" in err and "--data" in err
+
+
+def test_within_alphabet_on_a_dataset_without_groups(tmp_path, capsys):
+    flat = write_glyph_dataset(tmp_path / "flat", classes=6, per_class=3)  # root/<class>/<image>
+    model = make_model(tmp_path / "m")
+    argv = ["oneshot", "--model", str(model), "--data", str(flat), "--ways", "3", "--episodes", "4"]
+    err = run_error(capsys, argv + ["--within-alphabet"])
+    assert str(flat) in err and "has no groups" in err and "--within-alphabet needs root/<group>/<class>/<image>" in err
+    assert main(argv + ["--json"]) == 0  # plain episodes on the same folder are fine
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["trials"] == 12
 
 
 def test_model_files_that_are_not_ours(tmp_path, capsys):

@@ -205,3 +205,15 @@ def test_progress_bar_counts_batches_and_keeps_a_log_short(tmp_path, capsys, mon
     counts = [int(re.search(r"(\d+)/6 ", line).group(1)) for line in lines]
     assert counts == sorted(counts) and counts[-1] == 6 and set(range(1, 7)) <= set(counts), lines
     assert all("loss=" in line and "img_s=" in line for line, n in zip(lines, counts) if n > 0)
+
+
+def test_card_says_within_groups_only_when_episodes_were_drawn_within_groups(tmp_path):
+    tiny = dict(p=4, k=2, epochs=1, batches_per_epoch=2, val_ways=3, val_episodes=6, workers=1)
+    flat = write_glyph_dataset(tmp_path / "flat", classes=12, per_class=4)  # no groups: plain episodes
+    train(small_config(flat, tmp_path / "flat-run", **tiny))
+    one = json.loads((tmp_path / "flat-run" / "model.json").read_text())["metrics"]["validation_oneshot"]
+    assert one["within_groups"] is False and "per_group" not in one
+    grouped = write_glyph_dataset(tmp_path / "grouped", classes=12, per_class=4, groups=2)
+    train(small_config(grouped, tmp_path / "grouped-run", val_groups=["group1"], **tiny))
+    one = json.loads((tmp_path / "grouped-run" / "model.json").read_text())["metrics"]["validation_oneshot"]
+    assert one["within_groups"] is True and [g["group"] for g in one["per_group"]] == ["group1"]

@@ -60,6 +60,9 @@ def cmd_oneshot(args) -> int:
     from .evaluate import evaluate_episodes, evaluate_runs
     from .models import load_model
 
+    if args.runs and args.data:
+        raise SiamnetError("oneshot takes --runs DIR (Lake's runs) or --data DIR (episodes from a dataset folder), "
+                           "not both: give one")
     model = load_model(args.model, device=args.device)
     if args.runs:
         runs = read_runs(args.runs)
@@ -71,6 +74,9 @@ def cmd_oneshot(args) -> int:
         if not args.data:
             raise SiamnetError("oneshot needs --runs DIR (Lake's runs) or --data DIR (a dataset folder)")
         ds = _scan(args.data, args.groups)
+        if args.within_alphabet and not set(ds.groups) - {""}:
+            raise SiamnetError(f"{args.data}: has no groups (alphabets): --within-alphabet needs "
+                               f"root/<group>/<class>/<image>, this folder is root/<class>/<image>")
         ds.load(model.pre, progress=not args.json)
         episodes = make_episodes(ds.labels, ds.groups, args.ways, args.shots, args.episodes, queries=args.queries,
                                  within_group=args.within_alphabet, seed=args.seed)

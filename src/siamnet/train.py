@@ -404,11 +404,10 @@ def finish(out: Path, card: ModelCard, val_ds: ImageFolder, episodes, state: dic
     card.threshold, card.threshold_source = float(threshold), f"best accuracy on 4000 balanced validation pairs ({rule})"
     per_class = np.bincount(episodes[0].support_labels)
     ways, shots = len(per_class), int(per_class[0])
-    groups = [{val_ds.groups[c] for c in val_ds.labels[e.support]} for e in episodes]
     card.metrics = {
         "validation_oneshot": {"ways": ways, "shots": shots,
                                "episodes": res["runs"], "trials": res["trials"], "accuracy": res["accuracy"],
-                               "accuracy_ci95": res["accuracy_ci95"], "within_groups": all(len(g) == 1 for g in groups),
+                               "accuracy_ci95": res["accuracy_ci95"], "within_groups": all(e.group for e in episodes),
                                **({"per_group": res["per_group"]} if "per_group" in res else {})},
         "validation_verification": ver,
         "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
