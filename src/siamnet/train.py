@@ -229,6 +229,7 @@ def load_checkpoint(path: Path, objective, optimizer) -> dict:
 def train(cfg: TrainConfig) -> dict:
     rank, world = _distributed()
     main = rank == 0
+    command = cfg.command or command_from_config(cfg)  # as asked, before --init fills in the architecture
     device = _device(cfg.device)
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
@@ -301,7 +302,7 @@ def train(cfg: TrainConfig) -> dict:
               "validation_groups": sorted(set(val_ds.groups) - {""}), "rotations": cfg.rotations,
               **({"initialised_from": {"model": cfg.init, "commit": start.card.commit,
                                        "command": start.card.command}} if start is not None else {})},
-        terms=cfg.terms, command=cfg.command, commit=git_commit(), seed=cfg.seed,
+        terms=cfg.terms, command=command, commit=git_commit(), seed=cfg.seed,
         training={k: v for k, v in asdict(cfg).items() if k not in ("command", "progress", "resume", "device")})
 
     # resume -------------------------------------------------------------------------------
@@ -423,3 +424,33 @@ def finish(out: Path, card: ModelCard, val_ds: ImageFolder, episodes, state: dic
 def command_line(argv: list[str]) -> str:
     """The command as a user would retype it: ``siamnet train ...``."""
     return " ".join(shlex.quote(a) for a in ["siamnet", *argv])
+
+
+def command_from_config(cfg: TrainConfig) -> str:
+    """The ``siamnet train ...`` command line that asks for ``cfg``: --data, then every option
+    whose value differs from the command line's default, in ``siamnet train --help`` order,
+    shell-quoted. What the card records for a model trained from Python."""
+    import argparse
+
+    from .cli import add_train_options
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_train_options(parser)
+    as_cli = {  # TrainConfig fields spelled as the command line's options
+        "no_normalize": not cfg.normalize, "no_augment": not cfg.augment, "no_progress": not cfg.progress,
+        "val_groups": ",".join(cfg.val_groups) or None, "trainable": cfg.trainable or None,
+        "init": cfg.init or None, "name": cfg.name or None, "terms": cfg.terms or None, "json": False,
+        # no --input-size asks for the encoder's own size
+        "input_size": None if cfg.input_size == default_input_size(cfg.encoder) else cfg.input_size,
+    }
+    words = ["siamnet", "train"]
+    for action in parser._actions:
+        value = as_cli[action.dest] if action.dest in as_cli else getattr(cfg, action.dest)
+        if value == action.default and not action.required:
+            continue
+        option = max(action.option_strings, key=len)
+        if isinstance(action, argparse._StoreTrueAction):
+            words.append(option)
+        else:
+            words += [option, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
