@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _support import glyph, make_model
+from _support import glyph, make_model, write_glyph_dataset
 from siamnet.cli import main
 from siamnet.data import ImageFolder, make_episodes, read_runs
-from siamnet.errors import DataError
+from siamnet.errors import DataError, ModelError
+from siamnet.models import load_model
 
 
 def write_runs(root: Path, runs: int = 2, ways: int = 5, seed: int = 0) -> Path:
@@ -142,10 +143,91 @@ def test_malformed_class_labels(tmp_path, capsys):
     assert "class_labels.txt" in err
 
 
+def test_class_labels_that_are_not_a_list_of_paths(tmp_path, capsys):
+    root = write_runs(tmp_path / "runs", runs=1)
+    model = make_model(tmp_path / "m")
+    labels = root / "run01" / "class_labels.txt"
+    good = labels.read_text().splitlines()
+    # a NUL byte (a binary file, or a corrupted one): the file and its line, not a ValueError
+    labels.write_bytes(("\n".join(good[:2]) + "\nrun01/test/item03.png\x00 run01/training/class01.png\n").encode())
+    err = run_error(capsys, ["oneshot", "--model", str(model), "--runs", str(root)])
+    assert f"{labels}:3:" in err and "NUL byte" in err
+    # class_labels.txt is a folder: named, not an IsADirectoryError
+    labels.unlink()
+    labels.mkdir()
+    err = run_error(capsys, ["oneshot", "--model", str(model), "--runs", str(root)])
+    assert str(labels) in err and "folder" in err
+
+
+def test_class_labels_errors_give_the_real_line_number(tmp_path, capsys):
+    root = write_runs(tmp_path / "runs", runs=1)
+    model = make_model(tmp_path / "m")
+    labels = root / "run01" / "class_labels.txt"
+    good = labels.read_text().splitlines()
+    # blank lines (and a form feed, which str.splitlines would count as a line break) before the bad one
+    labels.write_text("\n" + good[0] + "\n\n  \n" + good[1] + " \f\n" + "run01/test/item01.png\n")
+    with pytest.raises(DataError, match=r"class_labels\.txt:6: expected"):
+        read_runs(root)
+    err = run_error(capsys, ["oneshot", "--model", str(model), "--runs", str(root)])
+    assert f"{labels}:6:" in err
+    labels.write_text("\n\n" + good[0] + "\nrun01/test/item01.png run01/training/class99.png\n")
+    err = run_error(capsys, ["oneshot", "--model", str(model), "--runs", str(root)])
+    assert f"{labels}:4:" in err and "class99.png" in err and "does not exist" in err
+    # blank lines alone are still an empty file, and blank lines between trials are fine
+    labels.write_text("\n  \n")
+    assert "empty" in run_error(capsys, ["oneshot", "--model", str(model), "--runs", str(root)])
+    labels.write_text("\n\n".join(good) + "\n")
+    assert len(read_runs(root)[0].queries) == len(good)
+
+
+def test_a_query_listed_twice_in_a_run(tmp_path, capsys):
+    root = write_runs(tmp_path / "runs", runs=1)
+    model = make_model(tmp_path / "m")
+    labels = root / "run01" / "class_labels.txt"
+    good = labels.read_text().splitlines()
+    labels.write_text("\n".join(good + [good[1]]) + "\n")
+    err = run_error(capsys, ["oneshot", "--model", str(model), "--runs", str(root)])
+    assert f"{labels}:{len(good) + 1}:" in err and "item02.png" in err and "twice" in err and "line 2" in err
+    # the same query written run-relative is still the same image
+    labels.write_text("\n".join(good + ["test/item02.png " + good[1].split()[1]]) + "\n")
+    err = run_error(capsys, ["oneshot", "--model", str(model), "--runs", str(root)])
+    assert f"{labels}:{len(good) + 1}:" in err and "twice" in err
+
+
+def test_oneshot_takes_runs_or_data_not_both(tmp_path, glyphs, capsys):
+    root = write_runs(tmp_path / "runs", runs=1)
+    model = make_model(tmp_path / "m")
+    err = run_error(capsys, ["oneshot", "--model", str(model), "--runs", str(root), "--data", str(glyphs)])
+    assert "--runs" in err and "--data" in err and "not both" in err
+    err = run_error(capsys, ["oneshot", "--model", str(model)])
+    assert "--runs" in err and "--data" in err
+
+
+def test_within_alphabet_on_a_dataset_without_groups(tmp_path, capsys):
+    flat = write_glyph_dataset(tmp_path / "flat", classes=6, per_class=3)  # root/<class>/<image>
+    model = make_model(tmp_path / "m")
+    argv = ["oneshot", "--model", str(model), "--data", str(flat), "--ways", "3", "--episodes", "4"]
+    err = run_error(capsys, argv + ["--within-alphabet"])
+    assert str(flat) in err and "has no groups" in err and "--within-alphabet needs root/<group>/<class>/<image>" in err
+    assert main(argv + ["--json"]) == 0  # plain episodes on the same folder are fine
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["trials"] == 12
+
+
 def test_model_files_that_are_not_ours(tmp_path, capsys):
     model = make_model(tmp_path / "m")
     err = run_error(capsys, ["oneshot", "--model", str(tmp_path / "absent"), "--runs", str(tmp_path)])
     assert "absent" in err and "bundled" in err
+    # an existing file of someone else's (a pickled torch checkpoint): it exists, it is not ours
+    pt = tmp_path / "net.pt"
+    pt.write_bytes(b"\x80\x04\x95" + b"\x00" * 40)  # pickle protocol 4 header
+    err = run_error(capsys, ["oneshot", "--model", str(pt), "--runs", str(tmp_path)])
+    assert str(pt) in err and "exists but is not a siamnet model" in err and "NAME.safetensors" in err
+    assert "no such model file" not in err
+    with pytest.raises(ModelError, match="exists but is not a siamnet model"):
+        load_model(pt)
+    # a training run's folder instead of its model
+    err = run_error(capsys, ["oneshot", "--model", str(tmp_path), "--runs", str(tmp_path)])
+    assert str(tmp_path) in err and "is a folder, not a siamnet model" in err and "no such" not in err
     (tmp_path / "other.json").write_text(json.dumps({"architectures": ["BertModel"]}))
     (tmp_path / "other.safetensors").write_bytes(b"\x00" * 64)
     err = run_error(capsys, ["oneshot", "--model", str(tmp_path / "other"), "--runs", str(tmp_path)])

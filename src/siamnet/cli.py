@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from .argtypes import positive_int
 from .errors import SiamnetError
 
 
@@ -33,10 +34,11 @@ def _scan(data: str, groups: str | None):
 # ---------------------------------------------------------------------------------------------
 
 
-def cmd_train(args) -> int:
-    from .train import TrainConfig, command_line, train
+def train_config(args):
+    """The :class:`~siamnet.train.TrainConfig` that ``siamnet train`` args ask for."""
+    from .train import TrainConfig, command_line
 
-    cfg = TrainConfig(
+    return TrainConfig(
         data=args.data, out=args.out, encoder=args.encoder, embedding_dim=args.embedding_dim,
         normalize=not args.no_normalize, input_size=args.input_size, mode=args.mode, invert=args.invert,
         channels=args.channels, trainable=args.trainable or "", objective=args.objective, miner=args.miner, margin=args.margin, distance=args.distance,
@@ -46,8 +48,15 @@ def cmd_train(args) -> int:
         val_groups=[g for g in (args.val_groups or "").split(",") if g], val_group_count=args.val_group_count,
         val_fraction=args.val_fraction, val_ways=args.val_ways, val_shots=args.val_shots,
         val_episodes=args.val_episodes, patience=args.patience, seed=args.seed, resume=args.resume, init=args.init or "",
-        device=args.device, workers=args.workers, progress=not args.no_progress, command=command_line(args.argv),
+        device=args.device, workers=args.workers, progress=not args.no_progress,
+        command=command_line(args.argv) if getattr(args, "argv", None) is not None else "",
         name=args.name or "", terms=args.terms or "")
+
+
+def cmd_train(args) -> int:
+    from .train import train
+
+    cfg = train_config(args)
     metrics = train(cfg)
     if args.json and metrics:
         _print_json(metrics)
@@ -59,6 +68,9 @@ def cmd_oneshot(args) -> int:
     from .evaluate import evaluate_episodes, evaluate_runs
     from .models import load_model
 
+    if args.runs and args.data:
+        raise SiamnetError("oneshot takes --runs DIR (Lake's runs) or --data DIR (episodes from a dataset folder), "
+                           "not both: give one")
     model = load_model(args.model, device=args.device)
     if args.runs:
         runs = read_runs(args.runs)
@@ -70,6 +82,9 @@ def cmd_oneshot(args) -> int:
         if not args.data:
             raise SiamnetError("oneshot needs --runs DIR (Lake's runs) or --data DIR (a dataset folder)")
         ds = _scan(args.data, args.groups)
+        if args.within_alphabet and not set(ds.groups) - {""}:
+            raise SiamnetError(f"{args.data}: has no groups (alphabets): --within-alphabet needs "
+                               f"root/<group>/<class>/<image>, this folder is root/<class>/<image>")
         ds.load(model.pre, progress=not args.json)
         episodes = make_episodes(ds.labels, ds.groups, args.ways, args.shots, args.episodes, queries=args.queries,
                                  within_group=args.within_alphabet, seed=args.seed)
@@ -160,11 +175,8 @@ def cmd_models(args) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="siamnet", description="Learn similarity with Siamese networks.")
-    sub = ap.add_subparsers(dest="command", required=True)
-
-    t = sub.add_parser("train", help="train an encoder on a folder-per-class dataset")
+def add_train_options(t: argparse.ArgumentParser) -> None:
+    """The options of ``siamnet train`` (also read by :func:`siamnet.train.command_from_config`)."""
     t.add_argument("--data", required=True, help="root/<class>/<image> or root/<group>/<class>/<image>")
     t.add_argument("--out", default="runs/model", help="output folder (checkpoint, best, model)")
     t.add_argument("--name", help="model name written in the card (default: the folder name)")
@@ -175,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "from stem, level4 .. level0, fc)")
     t.add_argument("--embedding-dim", type=int, default=128)
     t.add_argument("--no-normalize", action="store_true", help="do not L2-normalise the encoding")
-    t.add_argument("--input-size", type=int, default=28)
+    t.add_argument("--input-size", type=positive_int, default=None,
+                   help="image side in pixels (default: 105 for koch, as Koch et al.; 28 otherwise)")
     t.add_argument("--mode", default="L", choices=["L", "RGB"])
     t.add_argument("--invert", action="store_true", help="invert grey levels (dark strokes on light paper)")
     t.add_argument("--channels", type=int, default=64, help="convnet width")
@@ -208,6 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--workers", type=int, default=4, help="threads reading images")
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--json", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="siamnet", description="Learn similarity with Siamese networks.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train an encoder on a folder-per-class dataset")
+    add_train_options(t)
     t.set_defaults(func=cmd_train)
 
     o = sub.add_parser("oneshot", help="one-shot accuracy: Lake's runs or N-way K-shot episodes")

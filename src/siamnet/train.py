@@ -22,6 +22,7 @@ import shlex
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,11 +34,12 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from .core.distance import get_distance
+from .core.encoders import default_input_size, fits, smallest_input_size
 from .core import (BatchAllMiner, BatchHardMiner, ContrastiveLoss, ContrastiveObjective, PairHead, PairMiner,
                    PairObjective, SemiHardMiner, TripletMarginLoss, TripletObjective, build_encoder)
 from .data import (ImageFolder, KochAffine, PKSampler, Preprocess, add_rotations, make_episodes, make_pairs,
                    to_float)
-from .errors import DataError, ModelError
+from .errors import DataError, ModelError, SiamnetError
 from .evaluate import best_accuracy_threshold, evaluate_episodes, verification_report
 from .models import ModelCard, SiameseModel, _atomic_write, save_model
 
@@ -49,7 +51,7 @@ class TrainConfig:
     encoder: str = "convnet"
     embedding_dim: int = 128
     normalize: bool = True
-    input_size: int = 28
+    input_size: int | None = None  # None: the encoder's default (koch: 105, as Koch et al.; others: 28)
     mode: str = "L"
     invert: bool = True
     channels: int = 64  # convnet width
@@ -136,6 +138,32 @@ def split_data(cfg: TrainConfig, ds: ImageFolder) -> tuple[ImageFolder, ImageFol
     return ds.split_by_class(cfg.val_fraction, cfg.seed)
 
 
+def build_checked_encoder(name: str, encoder_args: dict) -> torch.nn.Module:
+    """The encoder ``name``, refused in one line when it cannot be built or cannot encode images of
+    ``encoder_args["input_size"]`` pixels (e.g. koch at 28: its 10×10, 7×7, 4×4 kernels need 65+)."""
+    size = encoder_args["input_size"]
+    if size < 1:
+        raise SiamnetError(f"--input-size {size}: must be 1 or more")
+    with warnings.catch_warnings(record=True) as said:  # torch warns about the 0-wide layers of a failed size
+        warnings.simplefilter("always")
+        try:
+            encoder = build_encoder(name, **encoder_args)
+            ok = fits(encoder, size)
+        except ValueError as e:  # an unknown encoder, or arguments it refuses (dlib-resnet: 150 px RGB only)
+            raise SiamnetError(f"--encoder {name}: {e}") from None
+        except RuntimeError:  # KochNet probes its own shapes while being built
+            ok = False
+        if not ok:
+            smallest = smallest_input_size(name, **{k: v for k, v in encoder_args.items() if k != "input_size"})
+    if not ok:
+        need = f"the smallest that works is {smallest}" if smallest else "no size up to 1024 works"
+        usual = f" (default {default_input_size(name)})" if default_input_size(name) != size else ""
+        raise SiamnetError(f"--input-size {size} is too small for the {name} encoder: {need}{usual}")
+    for w in said:  # a working encoder's warnings are still the user's to see
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return encoder
+
+
 def build_objective(cfg: TrainConfig, encoder: torch.nn.Module) -> tuple[torch.nn.Module, PairHead | None]:
     """Compose encoder + miner + loss into the module that training optimises."""
     if cfg.objective == "triplet":
@@ -201,6 +229,7 @@ def load_checkpoint(path: Path, objective, optimizer) -> dict:
 def train(cfg: TrainConfig) -> dict:
     rank, world = _distributed()
     main = rank == 0
+    command = cfg.command or command_from_config(cfg)  # as asked, before --init fills in the architecture
     device = _device(cfg.device)
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
@@ -216,7 +245,17 @@ def train(cfg: TrainConfig) -> dict:
         cfg.encoder, cfg.embedding_dim, cfg.normalize = start.card.encoder, args["embedding_dim"], args["normalize"]
         cfg.input_size, cfg.mode, cfg.invert = start.pre.size, start.pre.mode, start.pre.invert
         cfg.channels = args.get("channels", cfg.channels)
+    if cfg.input_size is None:
+        cfg.input_size = default_input_size(cfg.encoder)
     pre = Preprocess(cfg.input_size, cfg.mode, cfg.invert)
+    # the encoder is built before any image is read: an input too small for it fails at once
+    encoder_args = {"in_channels": pre.channels, "input_size": cfg.input_size,
+                    "embedding_dim": cfg.embedding_dim, "normalize": cfg.normalize}
+    if cfg.encoder == "convnet":
+        encoder_args["channels"] = cfg.channels
+    if cfg.trainable:
+        encoder_args["trainable"] = [t for t in cfg.trainable.split(",") if t]
+    encoder = build_checked_encoder(cfg.encoder, encoder_args)
     full = ImageFolder.scan(cfg.data)
     train_ds, val_ds = split_data(cfg, full)
     need = 2 if cfg.objective == "triplet" else 1
@@ -244,13 +283,6 @@ def train(cfg: TrainConfig) -> dict:
         f"{f' x {world} ranks' if world > 1 else ''}")
 
     # model -------------------------------------------------------------------------------
-    encoder_args = {"in_channels": pre.channels, "input_size": cfg.input_size,
-                    "embedding_dim": cfg.embedding_dim, "normalize": cfg.normalize}
-    if cfg.encoder == "convnet":
-        encoder_args["channels"] = cfg.channels
-    if cfg.trainable:
-        encoder_args["trainable"] = [t for t in cfg.trainable.split(",") if t]
-    encoder = build_encoder(cfg.encoder, **encoder_args)
     objective, head = build_objective(cfg, encoder)
     if start is not None:
         encoder.load_state_dict(start.encoder.state_dict())
@@ -270,7 +302,7 @@ def train(cfg: TrainConfig) -> dict:
               "validation_groups": sorted(set(val_ds.groups) - {""}), "rotations": cfg.rotations,
               **({"initialised_from": {"model": cfg.init, "commit": start.card.commit,
                                        "command": start.card.command}} if start is not None else {})},
-        terms=cfg.terms, command=cfg.command, commit=git_commit(), seed=cfg.seed,
+        terms=cfg.terms, command=command, commit=git_commit(), seed=cfg.seed,
         training={k: v for k, v in asdict(cfg).items() if k not in ("command", "progress", "resume", "device")})
 
     # resume -------------------------------------------------------------------------------
@@ -304,10 +336,13 @@ def train(cfg: TrainConfig) -> dict:
         objective.train()
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 101 + rank)
         batches = sampler.epoch(epoch)
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and main),
+        # the bar is advanced by hand, one batch at a time, and the postfix only rides along
+        # (refresh=False): tqdm's mininterval alone decides when a line is written, so a log
+        # that is not a terminal gets one line every 30 s, not one per batch stuck at 0/N
+        bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and main),
                    unit="batch", leave=False, mininterval=0.5 if sys.stderr.isatty() else 30)
         t0, seen, running = time.perf_counter(), 0, 0.0
-        for idx in bar:
+        for idx in batches:
             for g in optimizer.param_groups:
                 g["lr"] = lr_at(cfg, state["step"], total_steps)
             x = to_float(images[idx], device)
@@ -322,7 +357,8 @@ def train(cfg: TrainConfig) -> dict:
             state["step"] += 1
             seen += len(idx) * world
             running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
-            bar.set_postfix(loss=f"{running:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+            bar.set_postfix(loss=f"{running:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}", refresh=False)
+            bar.update(1)
         bar.close()
 
         # validate on rank 0, share the verdict with every rank
@@ -369,11 +405,10 @@ def finish(out: Path, card: ModelCard, val_ds: ImageFolder, episodes, state: dic
     card.threshold, card.threshold_source = float(threshold), f"best accuracy on 4000 balanced validation pairs ({rule})"
     per_class = np.bincount(episodes[0].support_labels)
     ways, shots = len(per_class), int(per_class[0])
-    groups = [{val_ds.groups[c] for c in val_ds.labels[e.support]} for e in episodes]
     card.metrics = {
         "validation_oneshot": {"ways": ways, "shots": shots,
                                "episodes": res["runs"], "trials": res["trials"], "accuracy": res["accuracy"],
-                               "accuracy_ci95": res["accuracy_ci95"], "within_groups": all(len(g) == 1 for g in groups),
+                               "accuracy_ci95": res["accuracy_ci95"], "within_groups": all(e.group for e in episodes),
                                **({"per_group": res["per_group"]} if "per_group" in res else {})},
         "validation_verification": ver,
         "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
@@ -389,3 +424,33 @@ def finish(out: Path, card: ModelCard, val_ds: ImageFolder, episodes, state: dic
 def command_line(argv: list[str]) -> str:
     """The command as a user would retype it: ``siamnet train ...``."""
     return " ".join(shlex.quote(a) for a in ["siamnet", *argv])
+
+
+def command_from_config(cfg: TrainConfig) -> str:
+    """The ``siamnet train ...`` command line that asks for ``cfg``: --data, then every option
+    whose value differs from the command line's default, in ``siamnet train --help`` order,
+    shell-quoted. What the card records for a model trained from Python."""
+    import argparse
+
+    from .cli import add_train_options
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_train_options(parser)
+    as_cli = {  # TrainConfig fields spelled as the command line's options
+        "no_normalize": not cfg.normalize, "no_augment": not cfg.augment, "no_progress": not cfg.progress,
+        "val_groups": ",".join(cfg.val_groups) or None, "trainable": cfg.trainable or None,
+        "init": cfg.init or None, "name": cfg.name or None, "terms": cfg.terms or None, "json": False,
+        # no --input-size asks for the encoder's own size
+        "input_size": None if cfg.input_size == default_input_size(cfg.encoder) else cfg.input_size,
+    }
+    words = ["siamnet", "train"]
+    for action in parser._actions:
+        value = as_cli[action.dest] if action.dest in as_cli else getattr(cfg, action.dest)
+        if value == action.default and not action.required:
+            continue
+        option = max(action.option_strings, key=len)
+        if isinstance(action, argparse._StoreTrueAction):
+            words.append(option)
+        else:
+            words += [option, str(value)]
+    return " ".join(shlex.quote(w) for w in words)

@@ -142,3 +142,49 @@ def build_encoder(name: str, **kwargs) -> Encoder:
             raise ValueError(f"unknown encoder {name!r}; choose one of {known}")
         cls = found[0].load()
     return cls(**kwargs)
+
+
+# the input size each encoder is trained at unless told otherwise (Koch et al.: 105×105)
+DEFAULT_INPUT_SIZE = {"koch": 105}
+
+
+def default_input_size(name: str) -> int:
+    """The input side in pixels ``siamnet train --encoder NAME`` uses without ``--input-size``."""
+    return DEFAULT_INPUT_SIZE.get(name, 28)
+
+
+def fits(encoder: Encoder, input_size: int) -> bool:
+    """Whether ``encoder`` can encode an ``input_size``×``input_size`` image (one dummy forward
+    pass in eval mode: no gradient, no batch-norm statistics touched)."""
+    was = encoder.training
+    encoder.eval()
+    try:
+        with torch.no_grad():
+            encoder(torch.zeros(1, encoder.in_channels, input_size, input_size))
+        return True
+    except RuntimeError:  # torch: "Kernel size can't be greater than actual input size", "Output size is too small"
+        return False
+    finally:
+        encoder.train(was)
+
+
+def smallest_input_size(name: str, limit: int = 1024, **kwargs) -> int | None:
+    """The smallest input side the encoder ``name`` (built with ``kwargs``) can encode, found by
+    building it and running dummy forward passes; None when nothing up to ``limit`` works."""
+
+    def works(size: int) -> bool:
+        try:
+            return fits(build_encoder(name, **dict(kwargs, input_size=size)), size)
+        except RuntimeError:  # e.g. KochNet's own shape probe in __init__
+            return False
+
+    hi = 1
+    while not works(hi):
+        if hi >= limit:
+            return None
+        hi = min(2 * hi, limit)
+    lo = hi // 2  # fails (or 0); hi works: every size between is tried by bisection
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if works(mid) else (mid, hi)
+    return hi

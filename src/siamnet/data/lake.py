@@ -30,6 +30,20 @@ def _resolve(root: Path, run_dir: Path, rel: str) -> Path:
     return (root / rel).resolve()
 
 
+def _read_lines(lf: Path) -> list[str]:
+    """The lines of one class_labels.txt; anything unreadable is one clear DataError naming it."""
+    if not lf.is_file():
+        raise DataError(f"{lf}: is a folder, not a file (expected Lake's class_labels.txt)" if lf.is_dir()
+                        else f"{lf}: not a regular file (expected Lake's class_labels.txt)")
+    try:
+        text = lf.read_text(errors="replace")
+    except OSError as e:
+        raise DataError(f"{lf}: cannot read ({e.strerror or e})") from None
+    # split on newlines only (str.splitlines also splits on \f, \v, \x1c..): line n is the
+    # n-th line an editor shows
+    return text.replace("\r\n", "\n").split("\n")
+
+
 def read_runs(root: str | Path) -> list[Run]:
     root = Path(root)
     if not root.is_dir():
@@ -43,10 +57,15 @@ def read_runs(root: str | Path) -> list[Run]:
         training = sorted(p.resolve() for p in (run_dir / "training").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         queries, answers = [], []
         index = {p: i for i, p in enumerate(training)}
-        lines = [l for l in lf.read_text(errors="replace").splitlines() if l.strip()]
-        if not lines:
+        lines = _read_lines(lf)
+        if not any(l.strip() for l in lines):
             raise DataError(f"{lf}: empty class_labels.txt")
-        for n, line in enumerate(lines, 1):
+        seen: dict[Path, int] = {}  # query -> the line that listed it
+        for n, line in enumerate(lines, 1):  # n: the real line number in the file, blank lines counted
+            if not line.strip():
+                continue
+            if "\x00" in line:
+                raise DataError(f"{lf}:{n}: contains a NUL byte (not a text file of image paths?)")
             parts = line.split()
             if len(parts) != 2:
                 raise DataError(f"{lf}:{n}: expected 'runNN/test/item.png runNN/training/class.png', got {line.strip()!r}")
@@ -54,6 +73,9 @@ def read_runs(root: str | Path) -> list[Run]:
             for p, s in ((q, parts[0]), (e, parts[1])):
                 if not p.is_file():
                     raise DataError(f"{lf}:{n}: image {s!r} does not exist")
+            if q in seen:
+                raise DataError(f"{lf}:{n}: query {parts[0]!r} is listed twice (first on line {seen[q]})")
+            seen[q] = n
             if e not in index:
                 training.append(e)
                 index[e] = len(training) - 1

@@ -160,6 +160,12 @@ def resolve(name_or_path: str | Path) -> Path:
     bundled = BUNDLED / str(name_or_path)
     if model_paths(bundled)[1].is_file():
         return bundled
+    if p.is_dir():
+        raise ModelError(f"{p}: is a folder, not a siamnet model (expected NAME.safetensors with NAME.json beside "
+                         f"it; a training run writes OUT/model.safetensors, give OUT/model)")
+    if p.exists():  # e.g. a pickled torch .pt: never opened, never unpickled
+        raise ModelError(f"{p}: the file exists but is not a siamnet model (expected NAME.safetensors with "
+                         f"NAME.json beside it)")
     names = ", ".join(c.name for c in list_models()) or "none"
     raise ModelError(f"{name_or_path}: no such model file, and not a bundled model (bundled: {names})")
 
