@@ -1,6 +1,7 @@
 """siamnet's face pipeline vs face_recognition on the same images and pairs, one run.
 
-    PYTHONPATH=src python benchmarks/bench_faces_vs_face_recognition.py --pairs PAIRS --images DIR
+    PYTHONPATH=src python benchmarks/bench_faces_vs_face_recognition.py --pairs PAIRS --images DIR \
+        [--models dlib-resnet,face-siamese,face-small | --models all]
     PYTHONPATH=src python benchmarks/bench_faces_vs_face_recognition.py --celeba \
         [--identities 7450-7499] [--folds 10] [--per-fold 100] [--workdir DIR]
 
@@ -19,7 +20,10 @@ Both pipelines go image file → largest face → 5-point alignment → 128-d en
 
 Where a pipeline finds no face, both encode the same centre crop (siamnet's
 ``centre_chip``; face_recognition through dlib's ``compute_face_descriptor``) and count it.
-Accuracy is k-fold (τ fit by best accuracy on the other folds) for both; timings are
+``--models`` scores more of siamnet's face models on the same pairs in the same run (each one
+end to end: its own detect + align + encode pass); the first is compared with face_recognition
+distance by distance (``siamnet`` in the JSON; the others are ``siamnet <model>``).
+Accuracy is k-fold (τ fit by best accuracy on the other folds) for all; timings are
 end-to-end (decode + detect + align + encode, model loading excluded, 4 warm-up images first).
 ``--threads`` sets torch's CPU threads (siamnet's encoder only; dlib's are its own).
 face_recognition is optional: without it, only siamnet is measured and the script says so.
@@ -54,6 +58,7 @@ from pathlib import Path
 
 import numpy as np
 
+from siamnet.errors import SiamnetError
 from siamnet.evaluate.verification import verification_report
 from siamnet.faces.pairs import (
     PairSet,
@@ -78,6 +83,10 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", type=Path, help="where --celeba writes images/ and pairs.txt")
     p.add_argument("--only-siamnet", action="store_true", help="skip face_recognition")
+    p.add_argument("--models", default="dlib-resnet",
+                   help="comma-separated siamnet face models to score, or 'all' (every bundled "
+                        "one); the first is the one compared with face_recognition "
+                        "(default: dlib-resnet, the same network)")
     p.add_argument("--threads", type=int, help="torch CPU threads for siamnet's encoder "
                    "(default: torch's own choice; on a machine shared with another busy job, "
                    "1 can be much faster than oversubscribing)")
@@ -129,12 +138,10 @@ def distinct_images(pairset: PairSet, images: Path) -> tuple[list[Path], np.ndar
 # -- the two pipelines ---------------------------------------------------------------------
 
 
-def run_siamnet(paths: list[Path]) -> tuple[np.ndarray, list[int], float]:
+def run_siamnet(paths: list[Path], model) -> tuple[np.ndarray, list[int], float]:
     from siamnet.faces.api import encode_many
-    from siamnet.faces.models import load_face_model
     from siamnet.faces.pairs import encode_images
 
-    model = load_face_model("dlib-resnet")
     encode_many(paths[:4], model)  # warm-up: weights, detector, predictor
     t0 = time.perf_counter()
     enc, no_face = encode_images(paths, model)
@@ -169,14 +176,25 @@ def run_face_recognition(paths: list[Path]) -> tuple[np.ndarray, list[int], floa
 
 
 def scores(enc: np.ndarray, ia: np.ndarray, ib: np.ndarray, pairset: PairSet,
-           no_face: list[int], seconds: float) -> dict:
-    d = np.linalg.norm(enc[ia].astype(np.float64) - enc[ib], axis=1)
+           no_face: list[int], seconds: float, model=None) -> dict:
+    """Figures for one pipeline; ``model`` (a siamnet face model) measures its own distance and
+    has its own card τ, face_recognition (None) is Euclidean, with dlib's 0.6."""
+    if model is None:
+        d = np.linalg.norm(enc[ia].astype(np.float64) - enc[ib], axis=1)
+    else:
+        d = np.asarray(model.distance(enc[ia].astype(np.float64), enc[ib].astype(np.float64)))
     same = pairset.same
     accs, taus = cross_validated_accuracy(d, same, pairset.fold_of)
     rep = verification_report(-d, same, far=1e-3)
-    return {"accuracy": float(np.mean(accs)),
+    dlib_scale = model is None or model.card.encoder == "dlib-resnet"  # where 0.6 means something
+    return {"model": "face_recognition" if model is None else model.name,
+            "accuracy": float(np.mean(accs)),
             "accuracy_std": float(np.std(accs, ddof=1)) if len(accs) > 1 else None,
-            "accuracy_at_0.6": float(((d < 0.6) == same).mean()), "auc": rep["auc"],
+            "accuracy_at_0.6": float(((d < 0.6) == same).mean()) if dlib_scale else None,
+            "card_threshold": None if model is None else float(model.card.threshold),
+            "accuracy_at_card_threshold":
+                None if model is None else float(((d < model.card.threshold) == same).mean()),
+            "auc": rep["auc"],
             "eer": rep["eer"], "tar_at_far_1e-3": rep["tar_at_far"], "no_face": len(no_face),
             "seconds": seconds, "faces_per_second": len(enc) / seconds,
             "_distances": d, "_no_face": set(no_face)}
@@ -197,10 +215,25 @@ def main(argv=None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    pairset = read_pairs(pairs_file)
+    from siamnet.faces.models import list_face_models, load_face_model
+
+    names = ([c.name for c in list_face_models()] if args.models == "all"
+             else [m.strip() for m in args.models.split(",") if m.strip()])
+    try:  # an unknown model or a malformed pair file: one line, exit 2
+        models = [load_face_model(n) for n in names]
+        pairset = read_pairs(pairs_file)
+    except SiamnetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not models:
+        print("error: --models names no model", file=sys.stderr)
+        return 2
     paths, ia, ib = distinct_images(pairset, images)
-    enc, missed, secs = run_siamnet(paths)
-    results = {"siamnet": scores(enc, ia, ib, pairset, missed, secs)}
+    results = {}
+    for i, model in enumerate(models):
+        enc, missed, secs = run_siamnet(paths, model)
+        key = "siamnet" if i == 0 else f"siamnet {model.name}"
+        results[key] = scores(enc, ia, ib, pairset, missed, secs, model)
     fr_note = None
     if args.only_siamnet:
         fr_note = "skipped (--only-siamnet)"
@@ -231,11 +264,16 @@ def main(argv=None) -> int:
     print(f"{len(pairset.pairs)} pairs ({pairset.folds} folds), {len(paths)} distinct images; "
           f"{platform.processor() or platform.machine()}, torch threads "
           f"{torch.get_num_threads()}, CPU count {os.cpu_count()}")
-    print(f"{'pipeline':<18} {'accuracy':>15} {'acc@0.6':>8} {'AUC':>7} {'EER':>7} "
-          f"{'no face':>8} {'seconds':>8} {'faces/s':>8}")
+    print(f"{'pipeline':<18} {'model':<17} {'accuracy':>15} {'acc@0.6':>8} {'acc@card τ':>11} "
+          f"{'AUC':>7} {'EER':>7} {'no face':>8} {'seconds':>8} {'faces/s':>8}")
+
+    def pct(x):
+        return "-" if x is None else f"{100 * x:.2f}"
+
     for name, r in results.items():
         std = f" ± {100 * r['accuracy_std']:.2f}" if r["accuracy_std"] is not None else ""
-        print(f"{name:<18} {100 * r['accuracy']:>7.2f}{std:>8} {100 * r['accuracy_at_0.6']:>8.2f} "
+        print(f"{name.split()[0]:<18} {r['model']:<17} {100 * r['accuracy']:>7.2f}{std:>8} "
+              f"{pct(r['accuracy_at_0.6']):>8} {pct(r['accuracy_at_card_threshold']):>11} "
               f"{r['auc']:>7.4f} {r['eer']:>7.4f} {r['no_face']:>8} {r['seconds']:>8.1f} "
               f"{r['faces_per_second']:>8.2f}")
     if fr_note:

@@ -44,6 +44,16 @@ def test_benchmark_script_on_tiny_pairs(face_model, lfw_dir, tmp_path, capsys, m
     assert "not installed" in res["face_recognition_note"] and "not installed" in out
     s = res["results"]["siamnet"]
     assert s["faces_per_second"] > 0 and 0.5 <= s["accuracy"] <= 1 and s["no_face"] == 0
+    assert s["model"] == "dlib-resnet" and s["accuracy_at_0.6"] is not None
+    # every bundled face model on the same pairs, in the same run
+    assert bench.main(["--pairs", str(pairs), "--images", str(lfw_dir), "--models", "all"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["model"] for r in res["results"].values()] == ["dlib-resnet", "face-siamese", "face-small"]
+    small = res["results"]["siamnet face-small"]
+    assert small["accuracy_at_0.6"] is None and small["card_threshold"] > 0.6  # not dlib's scale
+    assert 0 <= small["accuracy_at_card_threshold"] <= 1 and small["faces_per_second"] > 0
+    assert bench.main(["--pairs", str(pairs), "--images", str(lfw_dir), "--models", "nope"]) == 2
+    assert "nope: no such face model" in capsys.readouterr().err
 
 
 def test_open_set_benchmark_picks_a_stricter_identify_threshold(face_model, celeba_chips, tmp_path, capsys):
