@@ -83,6 +83,9 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", type=Path, help="where --celeba writes images/ and pairs.txt")
     p.add_argument("--only-siamnet", action="store_true", help="skip face_recognition")
+    p.add_argument("--batch-size", type=int, default=200,
+                   help="siamnet encodes the aligned chips in batches of this many photos "
+                        "(default 200; face_recognition goes photo by photo either way)")
     p.add_argument("--models", default="dlib-resnet",
                    help="comma-separated siamnet face models to score, or 'all' (every bundled "
                         "one); the first is the one compared with face_recognition "
@@ -138,13 +141,14 @@ def distinct_images(pairset: PairSet, images: Path) -> tuple[list[Path], np.ndar
 # -- the two pipelines ---------------------------------------------------------------------
 
 
-def run_siamnet(paths: list[Path], model) -> tuple[np.ndarray, list[int], float]:
+def run_siamnet(paths: list[Path], model, batch_size: int = 200
+                ) -> tuple[np.ndarray, list[int], float]:
     from siamnet.faces.api import encode_many
     from siamnet.faces.pairs import encode_images
 
     encode_many(paths[:4], model)  # warm-up: weights, detector, predictor
     t0 = time.perf_counter()
-    enc, no_face = encode_images(paths, model)
+    enc, no_face = encode_images(paths, model, batch_size)
     return enc, no_face, time.perf_counter() - t0
 
 
@@ -231,7 +235,7 @@ def main(argv=None) -> int:
     paths, ia, ib = distinct_images(pairset, images)
     results = {}
     for i, model in enumerate(models):
-        enc, missed, secs = run_siamnet(paths, model)
+        enc, missed, secs = run_siamnet(paths, model, args.batch_size)
         key = "siamnet" if i == 0 else f"siamnet {model.name}"
         results[key] = scores(enc, ia, ib, pairset, missed, secs, model)
     fr_note = None
@@ -287,6 +291,7 @@ def main(argv=None) -> int:
     print(json.dumps({"pairs_file": str(pairs_file), "images_dir": str(images),
                       "pairs": len(pairset.pairs), "folds": pairset.folds, "images": len(paths),
                       "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+                      "batch_size": args.batch_size,
                       "results": results, "face_recognition_note": fr_note, **compare}))
     return 0
 
