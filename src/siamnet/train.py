@@ -15,6 +15,7 @@ rank 0 validates, saves and prints.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -42,6 +43,7 @@ from .data import (ImageFolder, KochAffine, PKSampler, Preprocess, add_rotations
 from .errors import DataError, ModelError, SiamnetError
 from .evaluate import best_accuracy_threshold, evaluate_episodes, verification_report
 from .models import ModelCard, SiameseModel, _atomic_write, save_model
+from .train_options import add_train_options
 
 
 @dataclass
@@ -430,10 +432,6 @@ def command_from_config(cfg: TrainConfig) -> str:
     """The ``siamnet train ...`` command line that asks for ``cfg``: --data, then every option
     whose value differs from the command line's default, in ``siamnet train --help`` order,
     shell-quoted. What the card records for a model trained from Python."""
-    import argparse
-
-    from .cli import add_train_options
-
     parser = argparse.ArgumentParser(add_help=False)
     add_train_options(parser)
     as_cli = {  # TrainConfig fields spelled as the command line's options
