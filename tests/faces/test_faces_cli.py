@@ -232,6 +232,9 @@ def test_calibrate_then_verify(face_model, people, lfw_dir, pair_file, tmp_path,
     strict = json.loads((tmp_path / "strict.json").read_text())
     assert strict["metrics"]["calibration"]["false_accept_rate"] == 0.0
     assert strict["metrics"]["calibration"]["from_card"] == "bundled model 'dlib-resnet'"
+    assert strict["metrics"]["calibration"]["command"].startswith("siamnet calibrate --pairs ")
+    assert "--far 0 --out" in strict["metrics"]["calibration"]["command"]
+    assert strict["metrics"]["calibration"]["commit"]  # the source it was measured with
     code, out, err = run(capsys, "calibrate", "--pairs", pair_file, "--images", lfw_dir,
                          "--far", "0.001", "--out", tmp_path / "fine.json")
     assert code == 0 and "20 mismatched pairs, too few to measure a false-accept rate of 0.001" in err

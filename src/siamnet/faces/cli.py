@@ -272,9 +272,13 @@ def cmd_calibrate(args) -> int:
         card.threshold, card.threshold_source = tau, source
     card.probability = {"kind": "logistic", "a": a, "b": b,
                         "source": "logistic fit of P(same | distance) on the same pairs"}
+    from siamnet.train import command_line, git_commit
+
     card.metrics = {**card.metrics, "calibration": {**measured, "rule": rule,
                                                     "pairs_file": str(args.pairs),
-                                                    "from_card": _card_origin(model)}}
+                                                    "from_card": _card_origin(model),
+                                                    "command": command_line(args.argv),
+                                                    "commit": git_commit()}}
     card.created = today
     out = Path(args.out or f"{card.name}-calibrated.json")
     if out.resolve() == Path(model.source).resolve():
