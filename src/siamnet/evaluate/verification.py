@@ -62,6 +62,19 @@ def best_accuracy_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float
     return float(thr), float(correct[k] / len(s))
 
 
+def cross_validated_accuracy(distances: np.ndarray, same: np.ndarray, fold_of: np.ndarray
+                             ) -> tuple[list[float], list[float]]:
+    """Per held-out fold: (accuracy, τ) with τ fit by best accuracy on the other folds."""
+    scores = -np.asarray(distances, dtype=np.float64)
+    accs, taus = [], []
+    for k in np.unique(fold_of):
+        train, test = fold_of != k, fold_of == k
+        thr, _ = best_accuracy_threshold(scores[train], same[train])
+        accs.append(float(((scores[test] >= thr) == same[test]).mean()))
+        taus.append(float(-thr))
+    return accs, taus
+
+
 def threshold_at_far(scores: np.ndarray, same: np.ndarray, far: float) -> tuple[float, float]:
     """(threshold, true-accept rate) of the loosest threshold whose false-accept rate is <= far."""
     fpr, tpr, thr = roc_curve(scores, same)

@@ -27,7 +27,7 @@ import numpy as np
 
 from siamnet.errors import DataError
 from siamnet.evaluate.verification import (
-    best_accuracy_threshold,
+    cross_validated_accuracy,
     roc_curve,
     threshold_at_far,
     verification_report,
@@ -252,19 +252,6 @@ def pair_distances(pairset: PairSet, images: str | Path, model: str | Path | Fac
              "no_face_images": [str(paths[i].relative_to(images)) for i in no_face],
              "seconds": seconds, "images_per_second": len(paths) / seconds if seconds else None}
     return d, facts
-
-
-def cross_validated_accuracy(distances: np.ndarray, same: np.ndarray, fold_of: np.ndarray
-                             ) -> tuple[list[float], list[float]]:
-    """Per held-out fold: (accuracy, τ) with τ fit by best accuracy on the other folds."""
-    scores = -np.asarray(distances, dtype=np.float64)
-    accs, taus = [], []
-    for k in np.unique(fold_of):
-        train, test = fold_of != k, fold_of == k
-        thr, _ = best_accuracy_threshold(scores[train], same[train])
-        accs.append(float(((scores[test] >= thr) == same[test]).mean()))
-        taus.append(float(-thr))
-    return accs, taus
 
 
 NO_FACE_HANDLING = (f"no face detected: a centre crop ({CENTRE_CROP_FRACTION:.0%} of the "
