@@ -1,18 +1,19 @@
-"""Make a<TAB>b<TAB>y pair lists from the shared datasets, and score them with non-learned baselines.
+"""Make a<TAB>b<TAB>y pair lists from the shared datasets; score them with non-learned baselines.
 
 What a learned model must beat on the pair-list protocol (siamnet.evaluate.pairlist), and real
 pair lists to try ``siamnet pairs --pairs FILE.tsv`` on:
 
 * ``sts-dev.tsv``   — STS Benchmark dev (1,500 sentence pairs, graded 0–5; scores CC BY-SA 4.0)
 * ``quora.tsv``     — the Quora Question Pairs 10,000-pair sample (binary: 1 = duplicate)
-* ``sign_data.tsv`` — sign_data's own pair list (5,747 signature pairs, binary: 1 = both genuine
+* ``sign_data.tsv`` — sign_data's own pair list (5,748 signature pairs, binary: 1 = both genuine
   of one signer, 0 = genuine vs a skilled forgery; its ``target`` is 1 for a forgery, so
   y = 1 − target); paths relative to ``sign_data/test``
 
 The baselines implement the model interface of docs/models-and-kinds.md (``kind.takes_text``,
 ``encode``, ``distance``, ``probability``, ``card``): texts as L2-normalised bag-of-words
-vectors (lower-cased word counts, feature-hashed with a sign into 4,096 dimensions), images as L2-normalised
-grey-level thumbnails (inverted, 32 × 64); both with cosine distance (1 − cos).
+vectors (lower-cased word counts, feature-hashed with a sign into 4,096 dimensions), images
+as L2-normalised grey-level thumbnails (inverted, 32 × 64); both with cosine distance
+(1 − cos).
 
     python scripts/pairlist_baselines.py --data ../shared/datasets --out runs/pairlists
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from siamnet.errors import DataError
+from siamnet.errors import DataError, ModelError
 from siamnet.evaluate.pairlist import (
     SCORES_HEADER,
     PairList,
@@ -221,6 +221,14 @@ def test_probability_from_the_calibration(tmp_path):
     s = score_pair_list(FakeModel(table, calibration=(2.0, -1.0)), pl)
     assert s.probability is not None
     np.testing.assert_allclose(s.probability, 1 / (1 + np.exp(-(2.0 - s.distance))))
+
+
+def test_non_finite_distance_is_the_model_s_fault(tmp_path):
+    pl, _ = _text_pairs(tmp_path)
+    model = FakeModel({"u": [0.0], "v": [np.nan], "w": [1.0], "x": [2.0]})
+    with pytest.raises(ModelError, match=rf"^{pl.source}:1: the model gave a non-finite distance"
+                                         r" \(nan\) for this pair \(3 such pairs\)"):
+        score_pair_list(model, pl)
 
 
 # -- metrics -------------------------------------------------------------------------------

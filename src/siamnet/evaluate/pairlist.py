@@ -256,6 +256,10 @@ def score_pair_list(model, pairs: PairList, *, batch_size: int = 64,
     distance = np.concatenate(parts)
     if len(distance) != len(pairs):
         raise ModelError(f"the model's distance gave {len(distance)} values for {len(pairs)} pairs")
+    bad = np.flatnonzero(~np.isfinite(distance))
+    if len(bad):
+        raise ModelError(f"{pairs.source}:{pairs.lines[bad[0]]}: the model gave a non-finite "
+                         f"distance ({distance[bad[0]]}) for this pair ({len(bad)} such pairs)")
     p = model.probability(distance)
     probability = None if p is None else np.asarray(p, np.float64).reshape(-1)
     if probability is not None and len(probability) != len(pairs):
@@ -323,9 +327,9 @@ def pair_list_report(scores: PairScores, pairs: PairList, *, folds: int = 10,
     order), each fold's threshold fit by best accuracy on the other folds and applied to it;
     ``accuracy`` is the mean over folds, ``accuracy_std`` their sample standard deviation
     (with the per-fold figures and thresholds, as distances) — then ``auc``, ``eer`` and
-    ``tar_at_far`` ``{str(far): TAR}``, all from −distance. With ``threshold`` (the card's τ), also ``accuracy_at_threshold``:
-    same when d < τ, or, for ``score="pair_head"`` cards, when P(same) > τ (left out, with a
-    ``threshold_note``, when there is no P(same)).
+    ``tar_at_far`` ``{str(far): TAR}``, all from −distance. With ``threshold`` (the card's τ),
+    also ``accuracy_at_threshold``: same when d < τ, or, for ``score="pair_head"`` cards, when
+    P(same) > τ (left out, with a ``threshold_note``, when there is no P(same)).
 
     Graded lists: ``pairs``, ``pearson`` and ``spearman`` (×100) of similarity = −distance
     against y — −distance rather than P(same) so that it is defined for every model (and a
