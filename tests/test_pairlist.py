@@ -465,3 +465,42 @@ def test_bad_input_writes_nothing_and_encodes_nothing(tmp_path, text):
         evaluate_pair_list(model, write(tmp_path, "u\tv\t1\nu\tu\t0\n", "ok.tsv"),
                            scores_path=tmp_path / "no" / "s.tsv")
     assert model.calls == 0
+
+
+# -- real files (scripts/pairlist_baselines.py) ---------------------------------------------
+
+
+def _baselines_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "pairlist_baselines.py"
+    spec = importlib.util.spec_from_file_location("pairlist_baselines", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.data
+def test_shared_datasets_as_pair_lists(data_root, tmp_path):
+    for need in ("stsbenchmark", "quora_pairs", "sign_data"):
+        if not (data_root / need).is_dir():
+            pytest.skip(f"{data_root / need} is absent")
+    script = _baselines_script()
+    facts = script.make_lists(data_root, tmp_path)
+    assert {k: v["written"] for k, v in facts.items()} == \
+        {"sts-dev.tsv": 1500, "quora.tsv": 10000, "sign_data.tsv": 5748}
+    sts = read_pair_list(tmp_path / "sts-dev.tsv", takes_text=True)
+    assert sts.graded and len(sts) == 1500 and sts.lines[0] == 3  # after two # lines
+    assert sts.a[0] == "A man with a hard hat is dancing." and sts.y[0] == 5.0
+    quora = read_pair_list(tmp_path / "quora.tsv", takes_text=True)
+    assert not quora.graded and int(quora.same.sum()) == 4000
+    sign = read_pair_list(tmp_path / "sign_data.tsv", takes_text=False,
+                          images=data_root / "sign_data" / "test")
+    assert not sign.graded and int(sign.same.sum()) == 2772 and len(sign) == 5748
+    # the image baseline end to end on the first 300 pairs (both classes are among them)
+    head = tmp_path / "sign_head.tsv"
+    head.write_text("".join((tmp_path / "sign_data.tsv").read_text().splitlines(True)[:302]))
+    r = evaluate_pair_list(script.Thumbnail(), head, images=data_root / "sign_data" / "test",
+                           scores_path=tmp_path / "s.tsv")
+    assert r["pairs"] == 300 and r["inputs"] < 600 and 0.5 < r["auc"] <= 1.0
+    assert len((tmp_path / "s.tsv").read_text().splitlines()) == 301
