@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     results = {}
     for name in a.models.split(","):
         model = load_face_model(name)
-        enc = model.encode_chips(chips)
+        enc = model.encode_items(chips)
         acc, au, eer = [], [], []
         for ia, ib, same, fold in pairsets:
             d = np.asarray(model.distance(enc[ia], enc[ib]), dtype=np.float64)

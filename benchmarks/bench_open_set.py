@@ -91,11 +91,11 @@ def main(argv=None) -> int:
     rows = []
     for name in a.models.split(","):
         model = load_face_model(name)
-        gd, right, sd = nearest(model, {p: model.encode_chips(c) for p, c in chips.items()}, enrolled, strangers)
+        gd, right, sd = nearest(model, {p: model.encode_items(c) for p, c in chips.items()}, enrolled, strangers)
         row = {"model": name, "enrolled_people": len(enrolled), "strangers": len(strangers),
                "at_card_threshold": open_set_rates(gd, right, sd, model.card.threshold)}
         if cal:
-            cal_enc = {p: model.encode_chips(c) for p, c in cal_chips.items()}
+            cal_enc = {p: model.encode_items(c) for p, c in cal_chips.items()}
             _, _, cal_sd = nearest(model, cal_enc, *cal)
             tau = open_set_threshold(cal_sd, a.target_far)
             row["identify_threshold"] = tau

@@ -1,10 +1,13 @@
 """Write the bundled face model cards of `face-small` and `face-siamese`, and record the
 validation figures of every face card (steps of scripts/train-face-models.sh).
 
-    python scripts/face_cards.py provisional face-small|face-siamese OUT.json [--training-log LOG.json]
+    python scripts/face_cards.py provisional face-small OUT.json --trained RUN/model
+    python scripts/face_cards.py provisional face-siamese OUT.json [--training-log LOG.json]
     python scripts/face_cards.py record-validation CARD.json PAIRS_RESULT.json
 
-``provisional`` writes a card with τ still to be calibrated (``siamnet calibrate`` replaces it);
+``provisional`` writes a card (kind ``face``, one format with every other model) with τ still to
+be calibrated (``siamnet calibrate`` replaces it); for face-small it copies the trained weights
+beside it;
 ``record-validation`` copies what ``siamnet pairs --json`` measured on the validation pairs into
 the card's ``metrics.celeba_validation``.
 """
@@ -17,8 +20,9 @@ import math
 from datetime import date
 from pathlib import Path
 
-from siamnet.faces.models import BUNDLED, FaceModelCard
-from siamnet.models import read_card, resolve
+import shutil
+
+from siamnet.models import BUNDLED, ModelCard, model_paths, read_card
 from siamnet.train import git_commit
 
 CELEBA_TERMS = ("CelebA (Liu et al. 2015): non-commercial research purposes only; AT&T/ORL Database of Faces "
@@ -28,13 +32,23 @@ SPLIT = ("celeba_faces identities 7450-7499 (the last 50; 823 crops), LFW layout
          "--folds 10 --per-fold 100 --seed 0), the same pairs as dlib-resnet's card")
 
 
-def provisional(name: str, out: Path, training_log: Path | None) -> None:
+def provisional(name: str, out: Path, training_log: Path | None, trained_path: Path | None = None) -> None:
     dlib = json.loads((BUNDLED / "dlib-resnet.json").read_text())
     if name == "face-small":
-        trained = read_card(resolve("face-small"))
-        card = FaceModelCard(
-            name="face-small", encoder="siamnet", weights="face-small",
-            input={"chip": 150, "mode": "RGB", "alignment": dlib["input"]["alignment"]
+        if trained_path is None:
+            raise SystemExit("face-small needs --trained RUN/model (the siamnet train output)")
+        trained = read_card(trained_path)
+        weights, _ = model_paths(trained_path)
+        shutil.copyfile(weights, model_paths(out)[0])
+        card = ModelCard(
+            name="face-small", kind="face", encoder=trained.encoder, encoder_args=trained.encoder_args,
+            embedding_dim=trained.embedding_dim, objective=trained.objective, command=trained.command,
+            commit=trained.commit, seed=trained.seed,
+            training={"config": trained.training, "training_card": {
+                "threshold": trained.threshold, "threshold_source": trained.threshold_source,
+                "metrics": trained.metrics, "data": trained.data, "created": trained.created}},
+            input={"chip": 150, "mode": trained.input["mode"], "size": trained.input["size"],
+                   "alignment": dlib["input"]["alignment"]
                    + "; the chip is then resized (Lanczos) to the model's 64x64 input", "flip_average": True},
             distance="euclidean", threshold=math.sqrt(trained.threshold),
             threshold_source=f"provisional: the training run's validation τ (d^2 < {trained.threshold:.4f})",
@@ -50,13 +64,13 @@ def provisional(name: str, out: Path, training_log: Path | None) -> None:
                                          "and its mirror image's encodings averaged, better on 16 of 20 files "
                                          "(benchmarks/bench_face_pairsets.py runs/face-chips --identities 7400-7449 "
                                          "--per-fold 200, the plain card against one with input.flip_average)",
-                  "training_card": "siamnet/models/bundled/face-small.json (command, commit, history)",
+                  "training_card": "the card's training.training_card (what siamnet train measured)",
                   "recipe": "scripts/train-face-models.sh"},
             terms=CELEBA_TERMS + " The model inherits CelebA's non-commercial restriction.")
     elif name == "face-siamese":
         log = json.loads(training_log.read_text()) if training_log else {}
-        card = FaceModelCard(
-            name="face-siamese", encoder="dlib-resnet+projection", weights="face-siamese.safetensors",
+        card = ModelCard(
+            name="face-siamese", kind="face", encoder="dlib-resnet+projection", objective="triplet",
             input={**dlib["input"], "flip_average": True}, distance="euclidean", threshold=0.6,
             threshold_source="provisional (dlib's 0.6); replaced by siamnet calibrate",
             data={"backbone": "dlib-resnet, frozen (dlib's public-domain face ResNet, run by siamnet's module)",
@@ -107,12 +121,13 @@ def main() -> None:
     p.add_argument("name")
     p.add_argument("out", type=Path)
     p.add_argument("--training-log", type=Path)
+    p.add_argument("--trained", type=Path, help="face-small: the siamnet train output (RUN/model)")
     r = sub.add_parser("record-validation")
     r.add_argument("card", type=Path)
     r.add_argument("result", type=Path)
     a = ap.parse_args()
     if a.cmd == "provisional":
-        provisional(a.name, a.out, a.training_log)
+        provisional(a.name, a.out, a.training_log, a.trained)
     else:
         record_validation(a.card, a.result)
 

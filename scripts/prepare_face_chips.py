@@ -81,10 +81,10 @@ def main(argv=None) -> int:
 
         model = load_face_model("dlib-resnet")
         chips = np.stack(chips150)
-        enc = np.concatenate([model.encode_chips(chips[i:i + 256]) for i in
+        enc = np.concatenate([model.encode_items(chips[i:i + 256]) for i in
                               tqdm(range(0, len(chips), 256), desc="encoding", unit="batch")])
         flipped = chips[:, :, ::-1]
-        enc_flip = np.concatenate([model.encode_chips(np.ascontiguousarray(flipped[i:i + 256])) for i in
+        enc_flip = np.concatenate([model.encode_items(np.ascontiguousarray(flipped[i:i + 256])) for i in
                                    tqdm(range(0, len(chips), 256), desc="encoding mirrored", unit="batch")])
         np.savez(tmp / "dlib-resnet.npz", encodings=enc, encodings_mirrored=enc_flip,
                  ids=np.array(ids), files=np.array(files))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The commands that made the bundled face models `face-small` and `face-siamese` and their cards
-# (src/siamnet/faces/bundled/, src/siamnet/models/bundled/face-small.*). Data: celeba_faces and
+# (src/siamnet/models/bundled/, src/siamnet/models/bundled/face-small.*). Data: celeba_faces and
 # att_faces from $SIAMNET_DATA. Identities: celeba 7201-7399 + att train; 7400-7449 calibrate τ;
 # 7450-7499 are the validation pairs. face-small's training ran on one H100 (about a minute; the
 # same command runs on a CPU, slower), its fine-tuning on a 2-core CPU; everything else runs on a CPU.
@@ -26,24 +26,23 @@ siamnet train --data $W/face64 --mode RGB --input-size 64 --init $W/face-small/m
     --val-ways 20 --seed 0 --no-progress --workers 1 --p 32 --k 4 --batches-per-epoch 20 --epochs 30 \
     --patience 10 --miner batch-all --margin 0.2 --lr 3e-4 --weight-decay 0.05 --out $W/face-small-ft --name face-small \
     --terms "CelebA (Liu et al. 2015): non-commercial research purposes only; AT&T/ORL Database of Faces (Samaria & Harter 1994): acknowledge AT&T Laboratories Cambridge"
-python scripts/bundle_model.py $W/face-small-ft/model face-small
 # 4. face-siamese: top layers on the frozen dlib encoder
 python scripts/train_face_siamese.py $W/chips/dlib-resnet.npz $W/face-siamese
-cp $W/face-siamese/face-siamese.safetensors src/siamnet/faces/bundled/
+cp $W/face-siamese/face-siamese.safetensors src/siamnet/models/bundled/
 # 5. cards: provisional, τ calibrated (best accuracy) on 7400-7449, validation measured on 7450-7499
 for m in face-small face-siamese; do
-    python scripts/face_cards.py provisional $m src/siamnet/faces/bundled/$m.json --training-log $W/face-siamese/face-siamese-training.json
+    python scripts/face_cards.py provisional $m src/siamnet/models/bundled/$m.json --training-log $W/face-siamese/face-siamese-training.json --trained $W/face-small-ft/model
     siamnet calibrate --model $m --pairs $W/cal/pairs.txt --images $W/cal/images --best-accuracy --out $W/$m.json --json
-    cp $W/$m.json src/siamnet/faces/bundled/$m.json
+    cp $W/$m.json src/siamnet/models/bundled/$m.json
     siamnet pairs --model $m --pairs $W/val/pairs.txt --images $W/val/images --json > $W/val-$m.json
-    python scripts/face_cards.py record-validation src/siamnet/faces/bundled/$m.json $W/val-$m.json
+    python scripts/face_cards.py record-validation src/siamnet/models/bundled/$m.json $W/val-$m.json
 done
 # 5b. dlib-resnet's verify τ and P(same), calibrated on the same people (dlib publishes 0.6, fit on
 #     other data; the card's celeba_calibration_check measured both on the validation pairs)
 siamnet calibrate --model dlib-resnet --pairs $W/cal/pairs.txt --images $W/cal/images --best-accuracy --out $W/dlib-resnet.json --json
-cp $W/dlib-resnet.json src/siamnet/faces/bundled/dlib-resnet.json
+cp $W/dlib-resnet.json src/siamnet/models/bundled/dlib-resnet.json
 siamnet pairs --model dlib-resnet --pairs $W/val/pairs.txt --images $W/val/images --json > $W/val-dlib-resnet.json
-python scripts/face_cards.py record-validation src/siamnet/faces/bundled/dlib-resnet.json $W/val-dlib-resnet.json
+python scripts/face_cards.py record-validation src/siamnet/models/bundled/dlib-resnet.json $W/val-dlib-resnet.json
 # 6. the identification τ of every face card: stranger FAR <= 1 % on 7400-7449
 python benchmarks/bench_open_set.py $W/chips --calibrate 7400-7449 --target-far 0.01 --update-cards
 # 7. every model on 20 LFW-style pair files of the validation identities (pair-sampling noise measured)

@@ -61,8 +61,8 @@ def make_model(path: Path, input_size: int = 28, channels: int = 8, objective: s
     args = {"in_channels": 1, "input_size": input_size, "embedding_dim": 16, "normalize": True, "channels": channels}
     enc = build_encoder("convnet", **args)
     head = PairHead(16) if objective == "pair" else None
-    card = ModelCard(name=path.name, encoder="convnet", encoder_args=args,
-                     preprocess={"size": input_size, "mode": "L", "invert": True}, objective=objective,
+    card = ModelCard(name=path.name, kind="glyph", encoder="convnet", encoder_args=args, embedding_dim=16,
+                     input={"size": input_size, "mode": "L", "invert": True}, objective=objective,
                      score="pair_head" if head else "distance", threshold=0.5)
     save_model(path, enc, card, head)
     return path

@@ -10,11 +10,11 @@ def test_models_table_and_json(capsys):
     out = capsys.readouterr().out
     for name in ("omniglot", "omniglot-pair", "dlib-resnet", "face-siamese", "face-small"):
         assert name in out
-    assert "% 20-way 1-shot" in out and "(10-fold, CelebA)" in out
-    assert "(the network inside face model 'face-small', below)" in out  # listed twice: why
+    assert "% 20-way 1-shot" in out and "(10-fold, CelebA pairs)" in out
+    assert sum(line.split()[0] == "face-small" for line in out.splitlines() if line.strip()) == 1  # once
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     faces = {r["name"]: r for r in rows if r["kind"] == "face"}
     assert faces["dlib-resnet"]["identify_threshold"] < faces["dlib-resnet"]["threshold"]
-    general = {r["name"]: r for r in rows if r["kind"] == "general"}
+    general = {r["name"]: r for r in rows if r["kind"] == "glyph"}
     assert general["omniglot"]["metrics"]["validation_oneshot"]["trials"] == 8000

@@ -12,7 +12,6 @@ import pytest
 
 from siamnet.errors import DataError, ModelError
 from siamnet.evaluate.pairlist import (
-    SCORES_HEADER,
     PairList,
     PairScores,
     average_ranks,
@@ -377,16 +376,12 @@ def test_scores_file_one_line_per_pair_in_order(tmp_path):
                       calibration=(1.0, -0.5))
     s = score_pair_list(model, pl)
     out = write_scores(tmp_path / "s.tsv", pl, s)
-    lines = out.read_text().splitlines()
-    assert lines[0] == SCORES_HEADER
-    rows = [ln.split("\t") for ln in lines[1:]]
-    assert len(rows) == len(pl) == 5
-    assert [int(r[0]) for r in rows] == pl.lines == [2, 3, 5, 6, 7]
-    assert [float(r[1]) for r in rows] == s.distance.tolist()  # exact round trip
-    assert [float(r[2]) for r in rows] == s.probability.tolist()
-    assert [r[3] for r in rows] == ["1", "0", "1", "0", "1"]
+    rows = [ln.split("\t") for ln in out.read_text().splitlines()]
+    assert len(rows) == len(pl) == 5  # line i is pair i: no header
+    assert [float(r[0]) for r in rows] == s.distance.tolist()  # exact round trip
+    assert [float(r[1]) for r in rows] == s.probability.tolist()
     # anyone can recompute a metric from it
-    got = pair_list_report(PairScores(np.array([float(r[1]) for r in rows]), None), pl)
+    got = pair_list_report(PairScores(np.array([float(r[0]) for r in rows]), None), pl)
     assert got["auc"] == pair_list_report(s, pl)["auc"]
 
 
@@ -394,8 +389,8 @@ def test_scores_file_without_probability_and_graded_y(tmp_path):
     p = write(tmp_path, "u\tv\t4.2\nu\tw\t0\n")
     pl = read_pair_list(p, takes_text=True)
     s = score_pair_list(FakeModel({"u": [0.0], "v": [1.0], "w": [2.0]}), pl)
-    out = write_scores(tmp_path / "s.tsv", pl, s, header=False)
-    assert out.read_text() == "1\t1.0\t\t4.2\n2\t4.0\t\t0\n"
+    out = write_scores(tmp_path / "s.tsv", pl, s)
+    assert out.read_text() == "1.0\n4.0\n"
 
 
 def test_scores_file_written_atomically(tmp_path, monkeypatch):
@@ -436,7 +431,7 @@ def test_evaluate_pair_list_texts(tmp_path):
     # d = 1, 9, 4, 25, 16, 4 against same 1 0 1 0 1 0: d < 5 is right on 4 of 6
     assert r["accuracy_at_threshold"] == pytest.approx(4 / 6)
     assert r["scores_file"] == str(tmp_path / "s.tsv")
-    assert len((tmp_path / "s.tsv").read_text().splitlines()) == 1 + 6
+    assert len((tmp_path / "s.tsv").read_text().splitlines()) == 6  # one line per pair, no header
     json_ready = __import__("json").dumps(r)
     assert "NaN" not in json_ready
 
@@ -503,4 +498,4 @@ def test_shared_datasets_as_pair_lists(data_root, tmp_path):
     r = evaluate_pair_list(script.Thumbnail(), head, images=data_root / "sign_data" / "test",
                            scores_path=tmp_path / "s.tsv")
     assert r["pairs"] == 300 and r["inputs"] < 600 and 0.5 < r["auc"] <= 1.0
-    assert len((tmp_path / "s.tsv").read_text().splitlines()) == 301
+    assert len((tmp_path / "s.tsv").read_text().splitlines()) == 300

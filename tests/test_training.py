@@ -101,7 +101,7 @@ def test_saved_model_loads_to_identical_encodings(tmp_path):
     again = load_model(str(tmp_path / "run" / "model.safetensors"))
     x = np.random.default_rng(0).integers(0, 255, (5, 1, 28, 28), dtype=np.uint8)
     assert torch.equal(m.embed(x), again.embed(x))
-    assert m.card.encoder_args["embedding_dim"] == 32 and m.card.preprocess["size"] == 28
+    assert m.card.encoder_args["embedding_dim"] == 32 and m.card.input["size"] == 28
     # trained from Python: the card records the equivalent command line, which asks for the same training
     assert m.card.command == command_from_config(cfg) and m.card.command.startswith("siamnet train --data ")
     assert resolved(train_config(build_parser().parse_args(shlex.split(m.card.command)[1:]))) == resolved(cfg)
@@ -169,11 +169,11 @@ def test_input_size_defaults_to_the_encoders_own(tmp_path):
     # koch without an input size: Koch et al.'s 105 px (at 28 its kernels do not fit)
     train(small_config(data, tmp_path / "koch", encoder="koch", **tiny))
     card = json.loads((tmp_path / "koch" / "model.json").read_text())
-    assert card["encoder_args"]["input_size"] == 105 and card["preprocess"]["size"] == 105
+    assert card["encoder_args"]["input_size"] == 105 and card["input"]["size"] == 105
     assert card["training"]["input_size"] == 105
     # every other encoder keeps 28
     train(small_config(data, tmp_path / "conv", **tiny))
-    assert json.loads((tmp_path / "conv" / "model.json").read_text())["preprocess"]["size"] == 28
+    assert json.loads((tmp_path / "conv" / "model.json").read_text())["input"]["size"] == 28
 
 
 @pytest.mark.parametrize("encoder,size,smallest", [("koch", 28, 65), ("koch", 64, 65), ("convnet", 8, 16)])

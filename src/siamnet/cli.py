@@ -141,34 +141,34 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _headline(c) -> str:
+    """The one validation figure a card is best known by."""
+    m = c.metrics
+    one = m.get("validation_oneshot") or {}
+    if one:
+        return f"{100 * one['accuracy']:.1f} % {one['ways']}-way {one['shots']}-shot"
+    val = m.get("celeba_validation") or {}
+    if "accuracy_10fold" in val:
+        return f"{100 * val['accuracy_10fold']:.2f} % (10-fold, CelebA pairs)"
+    head = m.get("headline")
+    return str(head) if head else ""
+
+
 def cmd_models(args) -> int:
-    from .faces.models import list_face_models
     from .models import list_models
 
-    cards, faces = list_models(), list_face_models()
+    cards = list_models()
     if args.json:
-        _print_json([{"name": c.name, "kind": "general", "encoder": c.encoder, "objective": c.objective,
-                      "threshold": c.threshold, "metrics": c.metrics} for c in cards]
-                    + [{"name": c.name, "kind": "face", "encoder": c.encoder, "threshold": c.threshold,
-                        "identify_threshold": c.identify_threshold, "metrics": c.metrics} for c in faces])
+        _print_json([{"name": c.name, "kind": c.kind, "encoder": c.encoder, "objective": c.objective,
+                      "distance": c.distance, "threshold": c.threshold, "identify_threshold": c.identify_threshold,
+                      "embedding_dim": c.embedding_dim, "terms": c.terms, "metrics": c.metrics} for c in cards])
         return 0
-    # a face model trained by siamnet runs one of these networks behind its own card
-    behind = {f.weights: f.name for f in faces if f.encoder == "siamnet"}
-    print("models trained by siamnet (siamnet oneshot / evaluate / train --init):")
-    print(f"  {'name':<15}{'encoder':<14}{'objective':<11}{'τ':>8}  validation")
+    print(f"{'name':<16}{'kind':<11}{'encoder':<24}{'verify τ':>10}{'identify τ':>12}  validation")
     for c in cards:
-        one = c.metrics.get("validation_oneshot", {})
-        acc = f"{100 * one['accuracy']:.1f} % {one['ways']}-way {one['shots']}-shot" if one else ""
-        if c.name in behind:
-            acc += f" (the network inside face model {behind[c.name]!r}, below)"
-        print(f"  {c.name:<15}{c.encoder:<14}{c.objective:<11}{c.threshold:>8.4f}  {acc}")
-    print("face models (siamnet verify / enroll / identify / serve --model):")
-    print(f"  {'name':<15}{'encoder':<24}{'verify τ':>9}{'identify τ':>11}  validation pairs")
-    for c in faces:
-        val = c.metrics.get("celeba_validation", {})
-        acc = f"{100 * val['accuracy_10fold']:.2f} % (10-fold, CelebA)" if "accuracy_10fold" in val else ""
-        ident = f"{c.identify_threshold:.4f}" if c.identify_threshold is not None else "-"
-        print(f"  {c.name:<15}{c.encoder:<24}{c.threshold:>9.4f}{ident:>11}  {acc}")
+        tau = "-" if c.threshold is None else f"{c.threshold:.4f}"
+        ident = "-" if c.identify_threshold is None else f"{c.identify_threshold:.4f}"
+        print(f"{c.name:<16}{c.kind:<11}{c.encoder:<24}{tau:>10}{ident:>12}  {_headline(c)}")
+    print("use: siamnet verify / enroll / identify / pairs --model NAME (any kind); siamnet oneshot (glyph)")
     return 0
 
 
@@ -211,12 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
-    try:  # the face commands (verify, enroll, identify, people, pairs, calibrate) live with the faces
-        from .faces.cli import add_commands as add_face_commands
-    except ImportError:
-        add_face_commands = None
-    if add_face_commands is not None:
-        add_face_commands(sub)
+    # verify, enroll, identify, people, pairs and calibrate: one set of commands for every kind
+    from .cli_gallery import add_commands as add_gallery_commands
+
+    add_gallery_commands(sub)
     try:  # serve and attendance live with the service (fastapi loads only when serve runs)
         from .service.cli import add_commands as add_service_commands
     except ImportError:

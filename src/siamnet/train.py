@@ -42,6 +42,7 @@ from .data import (ImageFolder, KochAffine, PKSampler, Preprocess, add_rotations
                    to_float)
 from .errors import DataError, ModelError, SiamnetError
 from .evaluate import best_accuracy_threshold, evaluate_episodes, verification_report
+from .kinds import make_kind
 from .models import ModelCard, SiameseModel, _atomic_write, save_model
 from .train_options import add_train_options
 
@@ -297,7 +298,8 @@ def train(cfg: TrainConfig) -> dict:
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
 
     card = ModelCard(
-        name=cfg.name or out.name, encoder=cfg.encoder, encoder_args=encoder_args, preprocess=pre.to_dict(),
+        name=cfg.name or out.name, kind="glyph", input=pre.to_dict(), encoder=cfg.encoder,
+        encoder_args=encoder_args, embedding_dim=cfg.embedding_dim, distance="squared_euclidean",
         objective=cfg.objective, score="pair_head" if cfg.objective == "pair" else "distance",
         data={"root": str(cfg.data), "train_classes": train_ds.num_classes, "train_images": len(train_ds),
               "validation_classes": val_ds.num_classes, "validation_images": len(val_ds),
@@ -318,7 +320,7 @@ def train(cfg: TrainConfig) -> dict:
     def validate(epoch: int, record: dict) -> tuple[dict, bool]:
         """One-shot accuracy on the validation episodes (rank 0); the best weights so far are kept."""
         objective.eval()
-        res = evaluate_episodes(SiameseModel(encoder, card, head), val_ds.images, val_episodes)
+        res = evaluate_episodes(SiameseModel(encoder, card, make_kind('glyph', card.input), head), val_ds.images, val_episodes)
         improved = res["accuracy"] > state["best"]
         state["history"].append({"epoch": epoch, **record, "val_accuracy": res["accuracy"]})
         if improved:

@@ -13,7 +13,8 @@ from PIL import Image
 from siamnet import faces
 from siamnet.errors import DataError, ModelError
 from siamnet.faces.detect import FaceBox
-from siamnet.faces.models import FaceModelCard, list_face_models, load_face_card, load_face_model
+from siamnet.faces.models import list_face_models, load_face_card, load_face_model
+from siamnet.models import read_card
 
 from _faces_support import REPO, write_png_header
 
@@ -55,12 +56,12 @@ def test_card_errors(tmp_path):
         load_face_model(bad)
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"format": "something-else"}))
-    with pytest.raises(ModelError, match="not a siamnet face model card"):
+    with pytest.raises(ModelError, match="not a siamnet model card"):
         load_face_model(other)
     card = json.loads(load_face_card("dlib-resnet").to_json())
     card["encoder"] = "nope"
     (tmp_path / "enc.json").write_text(json.dumps(card))
-    with pytest.raises(ModelError, match="unknown face encoder 'nope'"):
+    with pytest.raises(ModelError, match="unknown encoder 'nope'"):
         load_face_model(tmp_path / "enc.json")
 
 
@@ -73,7 +74,7 @@ def test_card_round_trip_and_probability(tmp_path):
     assert model.card.threshold == 0.5
     assert model.probability(0.5) == pytest.approx(0.5)
     assert model.probability(0.2) > 0.9 > 0.1 > model.probability(0.8)
-    assert FaceModelCard.from_file(path) == card
+    assert read_card(path) == card
 
 
 def test_array_inputs_without_faces():

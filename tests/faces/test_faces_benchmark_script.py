@@ -53,7 +53,7 @@ def test_benchmark_script_on_tiny_pairs(face_model, lfw_dir, tmp_path, capsys, m
     assert small["accuracy_at_0.6"] is None and small["card_threshold"] > 0.6  # not dlib's scale
     assert 0 <= small["accuracy_at_card_threshold"] <= 1 and small["faces_per_second"] > 0
     assert bench.main(["--pairs", str(pairs), "--images", str(lfw_dir), "--models", "nope"]) == 2
-    assert "nope: no such face model" in capsys.readouterr().err
+    assert "nope: no such model file, and not a bundled model" in capsys.readouterr().err
 
 
 def test_open_set_benchmark_picks_a_stricter_identify_threshold(face_model, celeba_chips, tmp_path, capsys):

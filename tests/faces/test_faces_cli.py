@@ -62,7 +62,7 @@ def test_verify_bad_inputs_exit_2_naming_the_file(face_model, people, bad_images
         assert len(lines) == 1 and str(tmp_path / name) in lines[0], err
         assert any(w in lines[0] for w in why.split("|")), err
     code, _, err = run(capsys, "verify", good, good, "--model", "nope")
-    assert code == 2 and "nope: no such face model" in err
+    assert code == 2 and "nope: no such model file, and not a bundled model" in err
 
 
 def test_enroll_identify_people(face_model, people, tmp_path, capsys):

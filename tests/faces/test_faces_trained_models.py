@@ -19,41 +19,52 @@ from _faces_support import need_module
 def _card(path, **kw):
     from siamnet.faces.models import FaceModelCard
 
-    card = FaceModelCard(name=path.stem, input={"chip": 150, "mode": "RGB", "alignment": "test"},
+    card = FaceModelCard(name=path.stem, kind="face", input={"chip": 150, "mode": "RGB", "alignment": "test"},
                          distance="euclidean", threshold=0.5, threshold_source="test", **kw)
     path.write_text(card.to_json())
     return path
 
 
+def _siamnet_face_card(tmp_path, flip: bool):
+    """A face card whose encoder was trained by siamnet: tiny's convnet, on 28 px grey chips."""
+    raw = json.loads((tmp_path / "tiny.json").read_text())
+    raw.update(kind="face", weights="tiny.safetensors", distance="euclidean",
+               input={"chip": 150, "mode": "L", "size": 28, "flip_average": flip})
+    path = tmp_path / f"tiny-face{'-flip' if flip else ''}.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
 def test_siamnet_encoder_card_encodes_chips(tmp_path):
+    from siamnet.data.images import Preprocess
     from siamnet.faces.models import load_face_model
     from siamnet.models import load_model
 
     model_file = make_model(tmp_path / "tiny", input_size=28)
-    card = _card(tmp_path / "tiny-face.json", encoder="siamnet", weights="tiny", embedding_dim=16)
-    face = load_face_model(card)
+    face = load_face_model(_siamnet_face_card(tmp_path, flip=False))
     chips = np.random.default_rng(0).integers(0, 256, (3, 150, 150, 3), dtype=np.uint8)
-    enc = face.encode_chips(chips)
+    enc = face.encode_items(chips)
     assert enc.shape == (3, 16) and np.allclose(np.linalg.norm(enc, axis=1), 1, atol=1e-5)
-    # the same as preprocessing by hand (grey, 28 px, inverted) and encoding with the siamnet model
+    # the same as preprocessing by hand (grey, 28 px, Lanczos) and encoding with the siamnet model
     m = load_model(model_file)
-    by_hand = np.stack([m.pre.apply(Image.fromarray(c), Image.LANCZOS) for c in chips])
+    pre = Preprocess(size=28, mode="L", invert=False)
+    by_hand = np.stack([pre.apply(Image.fromarray(c), Image.LANCZOS) for c in chips])
     assert np.allclose(enc, m.embed(by_hand).numpy(), atol=1e-6)
     # flip_average: the chip and its mirror image, each encoded, averaged
-    raw = json.loads(card.read_text())
-    raw["input"]["flip_average"] = True
-    flip = tmp_path / "tiny-flip.json"
-    flip.write_text(json.dumps(raw))
-    mirrored = np.stack([m.pre.apply(Image.fromarray(np.ascontiguousarray(c[:, ::-1])), Image.LANCZOS) for c in chips])
+    mirrored = np.stack([pre.apply(Image.fromarray(np.ascontiguousarray(c[:, ::-1])), Image.LANCZOS) for c in chips])
     want = (m.embed(by_hand).numpy() + m.embed(mirrored).numpy()) / 2
-    assert np.allclose(load_face_model(flip).encode_chips(chips), want, atol=1e-5)
+    assert np.allclose(load_face_model(_siamnet_face_card(tmp_path, flip=True)).encode_items(chips), want, atol=1e-5)
 
 
 def test_siamnet_card_without_weights_is_refused(tmp_path):
     from siamnet.errors import ModelError
     from siamnet.faces.models import load_face_model
 
-    card = _card(tmp_path / "bad.json", encoder="siamnet")
+    make_model(tmp_path / "tiny", input_size=28)
+    card = _siamnet_face_card(tmp_path, flip=False)
+    raw = json.loads(card.read_text())
+    raw["weights"] = "missing.safetensors"
+    card.write_text(json.dumps(raw))
     with pytest.raises(ModelError, match="weights"):
         load_face_model(card)
 
@@ -68,15 +79,15 @@ def test_zero_projection_gives_dlib_encodings(tmp_path, face_model, celeba_chips
               str(tmp_path / "proj.safetensors"))
     card = _card(tmp_path / "proj.json", encoder="dlib-resnet+projection", weights="proj.safetensors")
     chips = celeba_chips[0][:4]
-    assert np.allclose(load_face_model(card).encode_chips(chips), face_model.encode_chips(chips), atol=1e-6)
+    assert np.allclose(load_face_model(card).encode_items(chips), face_model.encode_items(chips), atol=1e-6)
     # flip_average: the chip and its mirror image, averaged, then the (zero) projection
     flip = _card(tmp_path / "flip.json", encoder="dlib-resnet+projection", weights="proj.safetensors")
     raw = json.loads(flip.read_text())
     raw["input"]["flip_average"] = True
     flip.write_text(json.dumps(raw))
     mirrored = np.ascontiguousarray(chips[:, :, ::-1])
-    want = (face_model.encode_chips(chips) + face_model.encode_chips(mirrored)) / 2
-    assert np.allclose(load_face_model(flip).encode_chips(chips), want, atol=1e-6)
+    want = (face_model.encode_items(chips) + face_model.encode_items(mirrored)) / 2
+    assert np.allclose(load_face_model(flip).encode_items(chips), want, atol=1e-6)
 
 
 def test_bundled_face_models_load_and_encode(siamnet_cache, celeba_chips):
@@ -87,7 +98,7 @@ def test_bundled_face_models_load_and_encode(siamnet_cache, celeba_chips):
     for name in ("face-siamese", "face-small"):
         model = load_face_model(name)
         assert model.card.terms and "non-commercial" in model.card.terms  # CelebA's terms travel with it
-        enc = model.encode_chips(celeba_chips[0][:2])
+        enc = model.encode_items(celeba_chips[0][:2])
         assert enc.shape == (2, 128) and np.isfinite(enc).all()
 
 

@@ -396,34 +396,31 @@ def pair_list_report(scores: PairScores, pairs: PairList, *, folds: int = 10,
 
 # -- the scores file -----------------------------------------------------------------------
 
-SCORES_HEADER = "# line\tdistance\tprobability\ty"
-
-
-def _y_text(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
-
-
-def write_scores(path: str | Path, pairs: PairList, scores: PairScores, *,
-                 header: bool = True) -> Path:
-    """Write one tab-separated line per pair, in the pair list's order: its line in the pair
-    file, the distance, P(same) (empty when the model gives none) and y; after a ``#`` header
-    naming the columns (unless ``header=False``). Floats are written exactly (shortest
-    round-trip form). Written to a temporary file then renamed, so a failure leaves nothing
-    half-written; raises :class:`~siamnet.errors.DataError` naming ``path`` if it cannot be
-    written."""
-    path = Path(path)
+def write_scores(path: str | Path, pairs: PairList, scores: PairScores) -> Path:
+    """The scores file of a pair list: see :func:`write_distances`."""
     if len(scores.distance) != len(pairs):
         raise ValueError(f"{len(scores.distance)} scores for {len(pairs)} pairs")
+    return write_distances(path, scores.distance, scores.probability)
+
+
+def write_distances(path: str | Path, distance, probability=None) -> Path:
+    """One line per pair, in the pair list's order: the distance, then a tab and P(same)
+    when the model gives one — nothing else, no header, so line *i* is pair *i*. Floats are
+    written exactly (shortest round-trip form). Written to a temporary file then renamed, so a
+    failure leaves nothing half-written; raises :class:`~siamnet.errors.DataError` naming
+    ``path`` if it cannot be written."""
+    path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder; --scores takes a file to write")
     parent = path.parent
     if not parent.is_dir():
         raise DataError(f"{path}: cannot write the scores file (folder {parent} not found)")
-    prob = scores.probability
-    out = [SCORES_HEADER] if header else []
-    for k, (line, d, y) in enumerate(zip(pairs.lines, scores.distance, pairs.y)):
-        p = "" if prob is None else repr(float(prob[k]))
-        out.append(f"{line}\t{float(d)!r}\t{p}\t{_y_text(y)}")
+    distance = np.asarray(distance, np.float64).reshape(-1)
+    prob = None if probability is None else np.asarray(probability, np.float64).reshape(-1)
+    if prob is None:
+        out = [repr(float(d)) for d in distance]
+    else:
+        out = [f"{float(d)!r}\t{float(p)!r}" for d, p in zip(distance, prob)]
     text = "\n".join(out) + "\n"
     tmp = None
     try:
@@ -449,7 +446,8 @@ def write_scores(path: str | Path, pairs: PairList, scores: PairScores, *,
 def evaluate_pair_list(model, path: str | Path, *, images: str | Path | None = None,
                        scores_path: str | Path | None = None, folds: int = 10,
                        far: Sequence[float] = (1e-3, 1e-2), batch_size: int = 64,
-                       progress: Callable[[int], None] | None = None) -> dict:
+                       progress: Callable[[int], None] | None = None,
+                       on_scores: Callable[[PairList, PairScores], None] | None = None) -> dict:
     """Read, score and report a pair list with ``model`` (the models-and-kinds interface:
     ``kind.takes_text``, ``encode``, ``distance``, ``probability``, ``card.threshold``,
     ``card.score``), and write ``scores_path`` when given.
@@ -458,7 +456,8 @@ def evaluate_pair_list(model, path: str | Path, *, images: str | Path | None = N
     before anything is encoded, and the scores file is written only once the metrics are
     computed, so bad input raises :class:`~siamnet.errors.DataError` having written nothing.
     Returns :func:`pair_list_report`'s dict plus ``pairs_file``, ``inputs`` (distinct inputs
-    encoded), ``seconds``, ``inputs_per_second`` and ``scores_file``.
+    encoded), ``seconds``, ``inputs_per_second`` and ``scores_file``.  ``on_scores(pairs,
+    scores)`` is called once the pairs are scored (e.g. to draw their ROC curve).
     """
     pairs = read_pair_list(path, takes_text=bool(model.kind.takes_text), images=images)
     if scores_path is not None:  # refuse an unwritable target before the encoding time is spent
@@ -469,6 +468,8 @@ def evaluate_pair_list(model, path: str | Path, *, images: str | Path | None = N
             raise DataError(f"{target}: cannot write the scores file (folder {target.parent} "
                             "not found)")
     scores = score_pair_list(model, pairs, batch_size=batch_size, progress=progress)
+    if on_scores is not None:
+        on_scores(pairs, scores)
     card = model.card
     report = pair_list_report(scores, pairs, folds=folds, far=far,
                               threshold=getattr(card, "threshold", None),

@@ -46,9 +46,10 @@ from siamnet.faces.api import (
     verify,
 )
 from siamnet.faces.detect import AlignedFace, FaceBox, FacePipeline
-from siamnet.faces.models import FaceModel, FaceModelCard, list_face_models, load_face_model
+from siamnet.faces.models import list_face_models, load_face_model
 
-_LAZY = {"Gallery": "gallery", "Person": "gallery", "Identification": "gallery"}
+_LAZY = {"Gallery": "gallery", "Person": "gallery", "Identification": "gallery",
+         "FaceModel": "faces.models", "FaceModelCard": "faces.models"}
 
 __all__ = ["AlignedFace", "FaceBox", "FaceModel", "FacePipeline", "FaceModelCard", "NoFaceError", "VerifyResult",
            "detect", "encode", "encode_faces", "encode_many", "faces", "list_face_models", "load",

@@ -30,7 +30,7 @@ import numpy as np
 
 from siamnet.errors import DataError
 from siamnet.faces.detect import MAX_DETECT_SIDE, AlignedFace, FaceBox, FacePipeline
-from siamnet.faces.models import DEFAULT_MODEL, FaceModel, load_face_model
+from siamnet.faces.models import DEFAULT_MODEL, load_face_model
 
 #: side of the centre square (fraction of the shorter image side) used by :func:`centre_chip`;
 #: chosen on 48 LFW-style celeba_faces crops with a detected face, where the centre-crop
@@ -39,6 +39,8 @@ CENTRE_CROP_FRACTION = 0.55
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
+
+    from siamnet.models import Model as FaceModel
 
 ImageInput = Union[str, Path, np.ndarray, "PILImage"]
 
@@ -192,10 +194,10 @@ def encode_faces(image: ImageInput, model: str | Path | FaceModel = DEFAULT_MODE
                  ) -> list[tuple[FaceBox, np.ndarray]]:
     """(box, encoding) of every face, largest first; ``[]`` when there is none."""
     m = load_face_model(model)
-    found = faces(image, chip_size=m.chip_size)
+    found = faces(image, chip_size=m.kind.chip)
     if not found:
         return []
-    enc = m.encode_chips(np.stack([f.chip for f in found]))
+    enc = m.encode_items(np.stack([f.chip for f in found]))
     return [(f.box, e) for f, e in zip(found, enc)]
 
 
@@ -253,12 +255,12 @@ def encode_many(images: Iterable[ImageInput], model: str | Path | FaceModel = DE
 
     def flush():
         if pending:
-            enc = m.encode_chips(np.stack([c for _, c in pending]), batch_size=batch_size)
+            enc = m.encode_items(np.stack([c for _, c in pending]), batch_size=batch_size)
             for (i, _), e in zip(pending, enc):
                 out[i] = e
             pending.clear()
 
-    for chip, _ in iter_chips(list(images), m.chip_size, workers, chunk=batch_size):
+    for chip, _ in iter_chips(list(images), m.kind.chip, workers, chunk=batch_size):
         out.append(None)
         if chip is not None:
             pending.append((len(out) - 1, chip))
@@ -277,12 +279,12 @@ def _as_encoding(x, model: FaceModel, label: str) -> tuple[np.ndarray, int | Non
                             f"uses {model.card.embedding_dim}")
         return x.astype(np.float32, copy=False), None
     rgb = load(x)
-    pipeline = _pipeline(model.chip_size)
+    pipeline = _pipeline(model.kind.chip)
     boxes = pipeline.detect(rgb)
     if not boxes:
         raise NoFaceError(f"{describe(x, label)}: no face detected")
     chip = pipeline.aligner.align(rgb, boxes[0]).chip
-    return model.encode_chips(chip[None])[0], len(boxes)
+    return model.encode_items(chip[None])[0], len(boxes)
 
 
 def verify(a: ImageInput | np.ndarray, b: ImageInput | np.ndarray,

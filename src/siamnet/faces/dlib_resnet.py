@@ -31,6 +31,7 @@ that margin of the threshold.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import warnings
@@ -392,3 +393,56 @@ class DlibResNetEncoder(Encoder):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x * 255.0)
+
+
+# -- loaders for model cards (siamnet.models.load_model) ----------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def fused_pretrained() -> FusedDlibResNet:
+    """dlib's ResNet with dlib's weights, affine-folded and channels-last, built once per
+    process and shared by every card that uses it (dlib-resnet, face-siamese).
+
+    ``$SIAMNET_DEVICE``: auto (CUDA when present) | cpu | cuda.  On an H100, float32 encodings
+    (cuDNN's default TF32 convolutions) stayed within 1.8e-4 of the CPU's, float16 autocast
+    within 3.7e-4 (benchmarks/bench_face_encoder_cuda.py); the CPU's match dlib to < 1e-6."""
+    want = os.environ.get("SIAMNET_DEVICE", "auto")
+    device = "cuda" if want == "cuda" or (want == "auto" and torch.cuda.is_available()) else "cpu"
+    return FusedDlibResNet(load_dlib_resnet("cpu")).to(device).to(memory_format=torch.channels_last)
+
+
+def load_for_card(card, weights: Path | None, card_path: Path):
+    """A card with ``encoder: dlib-resnet``: dlib's own weights (``weights`` names
+    face_recognition_models, the wheel that ships them), or a fine-tuned copy's
+    ``encoder.*`` tensors from a safetensors file (``siamnet train --encoder dlib-resnet``)."""
+    from siamnet.models import _default_loader
+
+    if weights is None:
+        return fused_pretrained(), None
+    return _default_loader(card, weights, card_path)
+
+
+class ProjectedEncoder(nn.Module):
+    """dlib's ResNet (frozen, shared) followed by trained top layers (a residual projection)."""
+
+    def __init__(self, backbone: nn.Module, projection: nn.Module):
+        super().__init__()
+        self.backbone, self.projection = backbone, projection
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.projection(self.backbone(pixels).float())
+
+
+def load_projected_for_card(card, weights: Path | None, card_path: Path):
+    """A card with ``encoder: dlib-resnet+projection``: dlib's ResNet, then the residual
+    projection whose ``projection.*`` tensors are in the card's safetensors file."""
+    from siamnet.core import ResidualProjection
+    from siamnet.models import load_state, read_tensors
+
+    if weights is None:
+        raise ModelError(f"{card_path}: encoder 'dlib-resnet+projection' needs a 'weights' entry naming "
+                         f"its safetensors file")
+    projection = ResidualProjection(card.embedding_dim)
+    load_state(projection, read_tensors(weights), "projection.", weights)
+    projection.eval()
+    return ProjectedEncoder(fused_pretrained(), projection), None

@@ -207,13 +207,13 @@ def encode_images(paths: list[Path], model: FaceModel, batch_size: int = 32,
 
     def flush():
         if batch:
-            out[[i for i, _ in batch]] = model.encode_chips(np.stack([c for _, c in batch]),
+            out[[i for i, _ in batch]] = model.encode_items(np.stack([c for _, c in batch]),
                                                             batch_size=batch_size)
             if progress:
                 progress(len(batch))
             batch.clear()
 
-    chips = iter_chips(paths, model.chip_size, workers, chunk=batch_size, fallback=True)
+    chips = iter_chips(paths, model.kind.chip, workers, chunk=batch_size, fallback=True)
     for i, (chip, found) in enumerate(chips):
         if not found:
             no_face.append(i)
@@ -261,8 +261,9 @@ NO_FACE_HANDLING = (f"no face detected: a centre crop ({CENTRE_CROP_FRACTION:.0%
 def evaluate_pairs(pairset: PairSet, images: str | Path, model: str | Path | FaceModel,
                    far: float = 1e-3, batch_size: int = 32,
                    progress: Callable[[int], None] | None = None, workers: int | None = None
-                   ) -> tuple[dict, tuple]:
-    """The LFW protocol on ``pairset``.  Returns (report, (fpr, tpr)) — the ROC for plotting."""
+                   ) -> tuple[dict, tuple, np.ndarray]:
+    """The LFW protocol on ``pairset``.  Returns (report, (fpr, tpr), distances): the ROC for
+    plotting and each pair's distance, in file order."""
     model = load_face_model(model)
     same = pairset.same
     if same.all() or not same.any():
@@ -290,7 +291,7 @@ def evaluate_pairs(pairset: PairSet, images: str | Path, model: str | Path | Fac
                eer=report["eer"], far=far, tar_at_far=report["tar_at_far"], **facts,
                no_face_handling=NO_FACE_HANDLING)
     fpr, tpr, _ = roc_curve(scores, same)
-    return res, (fpr, tpr)
+    return res, (fpr, tpr), d
 
 
 # -- calibration ---------------------------------------------------------------------------

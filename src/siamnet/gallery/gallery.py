@@ -1,36 +1,42 @@
-"""A gallery of enrolled people: enroll, identify, list, rename, delete — on a Store.
+"""A gallery of enrolled subjects — people, writers, FAQ entries, characters — for any model:
+enroll from 1-5 examples, add examples, verify against one subject, identify (top-k or
+unknown), list, rename, delete — on a Store.
 
->>> g = Gallery("people.db")                          # SQLite; or ":memory:", "postgresql://…"
+>>> g = Gallery("people.db", model="dlib-resnet")       # SQLite; or ":memory:", "postgresql://…"
 >>> g.enroll("Ada Lovelace", ["ada1.jpg", "ada2.jpg"], employee_id="E042")
->>> g.identify("door-camera.jpg")                     # one Identification per face
+>>> g.identify("door-camera.jpg")                        # one Identification per face
 [Identification(name='Ada Lovelace', distance=0.38, known=True, ...)]
+>>> bank = Gallery("bank.db", model="questions")
+>>> bank.enroll("reset-password", ["How do I reset my password?", "I forgot my password"])
+>>> bank.search("can't log in, lost password", top=5)
 
-Each enrolled image's encoding is computed once and stored under the face model's name, so
-enrolling the 1,001st person is one insert: nothing is retrained.  Identification searches a
-:class:`~siamnet.gallery.index.NearestIndex` (exact numpy below a size, FAISS above) for a few
-candidates and scores them with the model's own distance: the person with the smallest
-distance over all of their encodings, or ``unknown`` when that distance is not below τ (the
-model card's threshold unless one is given).  The index is rebuilt when the store's
-``generation()`` moves — after this gallery's changes, another process's, or a restart.
+The gallery knows only the model interface (:class:`siamnet.models.Model`): the model's kind
+reads and checks the examples, its encoder encodes them once, and they are stored under the
+model's name — enrolling the 1,001st subject is one insert, nothing is retrained.
+Identification searches a :class:`~siamnet.gallery.index.NearestIndex` (exact numpy below a
+size, FAISS above) for candidates and scores them with the model's own distance: a subject's
+distance is the smallest over all of their examples; the nearest subject is the answer, or
+``unknown`` when that distance is not below τ (the card's identify τ unless one is given).
+The index is rebuilt when the store's ``generation()`` moves — after this gallery's changes,
+another process's, or a restart.
 
-Enrolment is all-or-nothing: every image is read and encoded before anything is written; an
-unreadable image or one without a face raises :class:`~siamnet.errors.DataError` naming the
-file, and the gallery is left unchanged.
+Enrolment is all-or-nothing: every example is read and encoded before anything is written;
+an unreadable one (or a photo without a face) raises :class:`~siamnet.errors.DataError`
+naming it, and the gallery is left unchanged.  For kinds that identify a person (faces,
+signatures), examples that already match an enrolled subject are refused under a new name
+(:class:`DuplicateError`, saying who and how closely) unless ``allow_duplicate=True``.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from siamnet.errors import DataError
-from siamnet.faces.api import ImageInput, NoFaceError, describe, encode_faces, iter_chips
-from siamnet.faces.detect import FaceBox
-from siamnet.faces.models import DEFAULT_MODEL, FaceModel, load_face_model
+from siamnet.errors import DataError, ModelError
 from siamnet.gallery.index import NearestIndex, make_index
 from siamnet.gallery.store import (
     MAX_IMAGES_PER_PERSON,
@@ -42,14 +48,38 @@ from siamnet.gallery.store import (
     open_store,
 )
 
-#: candidates taken from the index and re-scored with the model's distance
+#: candidate encodings taken from the index per wanted answer and re-scored with the model
 CANDIDATES = 8
+#: the model a gallery uses when neither it nor its store names one (the attendance service's)
+DEFAULT_MODEL = "dlib-resnet"
+#: kinds whose subjects are people: the same person under a second name is refused
+UNIQUE_SUBJECT_KINDS = ("face", "signature")
+
+
+class DuplicateError(DataError):
+    """Examples that match an already enrolled subject, refused under a new name."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """One candidate subject: its smallest distance to the query, P(same) where the card is
+    calibrated, and the example (a source label, or the text itself) that came closest."""
+
+    name: str
+    distance: float
+    probability: float | None
+    example: str
+    person_id: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class Identification:
-    """The answer for one face: ``name`` is the nearest person when ``known``, else "unknown";
-    ``nearest``/``distance`` always describe the closest enrolled person (None if empty)."""
+    """The answer for one query (one face of a photo): ``name`` is the nearest subject when
+    ``known``, else "unknown"; ``nearest``/``distance`` always describe the closest enrolled
+    subject (None if the gallery is empty); ``matches`` the top-k, nearest first."""
 
     name: str
     known: bool
@@ -57,48 +87,97 @@ class Identification:
     distance: float | None
     nearest: str | None
     threshold: float
-    box: FaceBox | None = None
+    box: Any = None
     person_id: int | None = None
+    probability: float | None = None
+    matches: tuple[Match, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["box"] = None if self.box is None else [self.box.left, self.box.top, self.box.right,
-                                                   self.box.bottom]
+        b = self.box
+        d["box"] = None if b is None else [b.left, b.top, b.right, b.bottom]
+        d["matches"] = [m.to_dict() for m in self.matches]
         return d
 
 
-def _image_bytes(image: ImageInput) -> bytes | None:
-    """The file's bytes when the image is a file (kept only if the store keeps photos)."""
-    if isinstance(image, (str, Path)):
+@dataclass(frozen=True)
+class Verification:
+    """An input checked against one enrolled subject (1:1): ``same`` when the distance to the
+    nearest reference is below τ; the distance to the mean of the references' encodings is
+    given too, and P(same) where the card is calibrated."""
+
+    name: str
+    same: bool
+    distance: float  # to the nearest reference: the decision
+    distance_to_mean: float
+    references: int
+    probability: float | None
+    threshold: float
+    rule: str = "nearest reference"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _example_bytes(example: Any) -> bytes | None:
+    """The file's bytes when the example is a file (kept only if the store keeps photos)."""
+    if isinstance(example, (str, Path)):
         try:
-            return Path(image).read_bytes()
+            return Path(example).read_bytes()
         except OSError:
             return None
-    if isinstance(image, (bytes, bytearray)):
-        return bytes(image)
+    if isinstance(example, (bytes, bytearray)):
+        return bytes(example)
     return None
 
 
-class Gallery:
-    """Enrolled people and their face encodings in a :class:`Store` (a path or URL opens one)."""
+#: the store setting that records which model (a bundled name or a card path) a gallery uses
+MODEL_SETTING = "gallery.model"
 
-    def __init__(self, store: Store | str | Path = ":memory:",
-                 model: str | Path | FaceModel = DEFAULT_MODEL, threshold: float | None = None,
-                 keep_photos: bool = False, index_factory=make_index):
-        self.model = load_face_model(model)
-        card = self.model.card
-        default = card.identify_threshold if card.identify_threshold is not None else card.threshold
-        self.threshold = float(default if threshold is None else threshold)
+
+def _model_for(store: Store, model) -> Any:
+    """The model a gallery uses: the one given, else the one recorded in the store when its
+    first subject was enrolled, else the one its subjects' encodings name, else
+    :data:`DEFAULT_MODEL`."""
+    from siamnet.models import shared_model
+
+    if model is None:
+        model = store.get_setting(MODEL_SETTING)
+    if model is None:
+        used = store.encoding_models()
+        if len(used) == 1:
+            try:
+                return shared_model(next(iter(used)))
+            except ModelError:  # not a model here: the default, which _check_model then refuses
+                pass
+        model = DEFAULT_MODEL
+    return shared_model(model)
+
+
+class Gallery:
+    """Enrolled subjects and their encodings in a :class:`Store` (a path or URL opens one),
+    for one model (a bundled name, a path, a loaded model; None: the store's own)."""
+
+    def __init__(self, store: Store | str | Path = ":memory:", model: Any = None,
+                 threshold: float | None = None, keep_photos: bool = False, index_factory=make_index):
         if isinstance(store, Store):
             self.store, self._owns_store = store, False
         else:
             # a typo in a path is an error here, not a new folder (open_store makes folders)
             self.store = open_store(store, keep_photos=keep_photos, create_folder=False)
             self._owns_store = True
+        try:
+            self.model = _model_for(self.store, model)
+        except BaseException:
+            self.close()
+            raise
+        default = self.model.identify_threshold
+        self.threshold = float(default if threshold is None else threshold) if (
+            default is not None or threshold is not None) else float("inf")
         self.path = self.store.url
         self._index_factory = index_factory
         self._index_lock = threading.Lock()
-        self._index: tuple | None = None  # (generation, index, people by id, vectors by id)
+        self._index: tuple | None = None  # (generation, index, people by id, vectors by id, sources by id)
 
     def close(self) -> None:
         if self._owns_store:
@@ -118,33 +197,82 @@ class Gallery:
     def journal_mode(self) -> str | None:
         return getattr(self.store, "journal_mode", None)
 
-    # -- people ----------------------------------------------------------------------------
+    # -- enrolment ---------------------------------------------------------------------------
 
-    def _encode_images(self, name: str, images: list) -> tuple[np.ndarray, list[str], list]:
-        """Every image decoded and its largest face encoded, before anything is written."""
-        chips = []
-        for i, (chip, _) in enumerate(iter_chips(images, self.model.chip_size)):
-            label = describe(images[i], f"image {i + 1}")
-            if chip is None:
-                raise NoFaceError(f"{label}: no face detected; {name!r} was not enrolled")
-            chips.append((label, chip))
-        vectors = self.model.encode_chips(np.stack([c for _, c in chips]))
-        photos = [_image_bytes(im) for im in images] if self.store.keep_photos else None
-        return vectors, [label for label, _ in chips], photos
+    @property
+    def noun(self) -> str:
+        """What the examples are: "images" or "texts"."""
+        return "texts" if self.model.kind.takes_text else "images"
 
-    def enroll(self, name: str, images: Sequence[ImageInput], employee_id: str | None = None,
-               actor: str = "system") -> Person:
-        """Add a person from 1-5 images (the largest face of each).  All or nothing."""
+    @property
+    def subjects_noun(self) -> str:
+        return "people" if self.model.kind.name in UNIQUE_SUBJECT_KINDS else "subjects"
+
+    def encode_examples(self, name: str, examples: list, consequence: str = "was not enrolled"
+                        ) -> tuple[np.ndarray, list[str], list | None]:
+        """(vectors, sources, photos) of every example, all read and encoded before anything is
+        written.  A source is the text itself for text models, else the example's name."""
+        kind = self.model.kind
+        try:
+            for x in examples:
+                kind.check(x)
+            items = kind.load_many(examples)
+        except DataError as exc:
+            raise type(exc)(f"{exc}; {name!r} {consequence}") from None
+        vectors = self.model.encode_items(items)
+        sources = [x if kind.takes_text else kind.describe(x, f"example {i + 1}") for i, x in enumerate(examples)]
+        photos = None
+        if self.store.keep_photos and not kind.takes_text:
+            photos = [_example_bytes(x) for x in examples]
+        return vectors, sources, photos
+
+    def enroll(self, name: str, examples: Sequence[Any], employee_id: str | None = None,
+               actor: str = "system", allow_duplicate: bool = False) -> Person:
+        """Add a subject from 1-5 examples of the model's kind.  All or nothing."""
         name = clean_name(name)
         employee_id = clean_text(employee_id, "employee id")
-        images = list(images)
-        if not 1 <= len(images) <= MAX_IMAGES_PER_PERSON:
-            raise DataError(f"enroll {name!r}: give 1 to {MAX_IMAGES_PER_PERSON} images, "
-                            f"got {len(images)}")
-        # cheap checks first, so a duplicate does not cost the encoding of 5 images
+        examples = list(examples)
+        self._check_count(f"enroll {name!r}:", len(examples), MAX_IMAGES_PER_PERSON)
+        # cheap checks first, so a duplicate name does not cost the encoding of 5 examples
         self._check_new(name, employee_id)
         self._check_model(f"{name!r} was not enrolled")
-        vectors, sources, photos = self._encode_images(name, images)
+        vectors, sources, photos = self.encode_examples(name, examples)
+        return self.enroll_encodings(name, vectors, sources, employee_id, actor, photos, allow_duplicate)
+
+    def add_examples(self, name: str, examples: Sequence[Any], actor: str = "system") -> Person:
+        """Add 1-5 more examples of an enrolled subject (at most 5 in all).  All or nothing."""
+        name = clean_name(name)
+        examples = list(examples)
+        have = self.store.person(name, self.model.name).encodings
+        self._check_count(f"add {self.noun} to {name!r}: has {have} of {MAX_IMAGES_PER_PERSON};",
+                          len(examples), MAX_IMAGES_PER_PERSON - have)
+        vectors, sources, photos = self.encode_examples(name, examples, "was not changed")
+        return self.store.add_encodings(name, self.model.name, vectors, sources, photos, actor=actor)
+
+    add_photos = add_examples
+
+    def _check_count(self, what: str, n: int, most: int) -> None:
+        if not 1 <= n <= most:
+            raise DataError(f"{what} give 1 to {most} {self.noun}, got {n}")
+
+    def enroll_encodings(self, name: str, encodings: np.ndarray, sources: Sequence[str],
+                         employee_id: str | None = None, actor: str = "system",
+                         photos: Sequence[bytes | None] | None = None,
+                         allow_duplicate: bool = True) -> Person:
+        """Add a subject from encodings already computed with this gallery's model (one
+        transaction).  With ``allow_duplicate=False``, encodings that match an enrolled subject
+        of a person-identifying kind raise :class:`DuplicateError` naming that subject."""
+        name = clean_name(name)
+        vectors = np.asarray(encodings, dtype=np.float32)
+        dim = self.model.card.embedding_dim
+        if vectors.ndim != 2 or vectors.shape[1] != dim or len(vectors) != len(sources):
+            raise DataError(f"enroll {name!r}: expected {len(sources)} encodings of {dim} "
+                            f"values, got shape {vectors.shape}")
+        self._check_model(f"{name!r} was not enrolled")
+        if not allow_duplicate and self.model.kind.name in UNIQUE_SUBJECT_KINDS:
+            self._check_not_enrolled(name, vectors)
+        if self.store.get_setting(MODEL_SETTING) != self.model.source and not self.store.encoding_models():
+            self.store.set_setting(MODEL_SETTING, self.model.source)  # so that it finds its model again
         return self.store.add_person(name, employee_id, self.model.name, vectors, sources,
                                      photos, actor=actor)
 
@@ -154,48 +282,33 @@ class Gallery:
         except NotFound:
             pass
         else:
-            raise DataError(f"{name!r} is already enrolled (delete or rename that person first)")
+            raise DataError(f"{name!r} is already enrolled (delete or rename that subject first)")
         if employee_id is not None:
             for p in self.store.people():
                 if p.employee_id == employee_id:
                     raise DataError(f"employee id {employee_id!r} already belongs to {p.name!r}")
 
+    def _check_not_enrolled(self, name: str, vectors: np.ndarray) -> None:
+        """The same person under a second name: refused, saying who and how closely."""
+        for i, v in enumerate(vectors):
+            hit = self.identify_encoding(v)
+            if hit.known:
+                raise DuplicateError(
+                    f"example {i + 1} of {name!r} matches {hit.nearest!r}, already enrolled (distance "
+                    f"{hit.distance:.3f} < τ {hit.threshold:.3f}); {name!r} was not enrolled (if they are "
+                    f"different subjects, enroll with allow_duplicate / --allow-duplicate)")
+
     def _check_model(self, consequence: str) -> None:
-        """Encodings of different models cannot be compared: a gallery whose people all have
+        """Encodings of different models cannot be compared: a gallery whose subjects all have
         another model's encodings is refused, rather than answer "unknown" for everyone."""
         models = self.store.encoding_models()
         if models and self.model.name not in models:
-            used = ", ".join(f"{m} ({n} people)" for m, n in models.items())
-            raise DataError(f"{self.path}: its people were enrolled with {used}, not with "
+            used = ", ".join(f"{m} ({n} {self.subjects_noun})" for m, n in models.items())
+            raise DataError(f"{self.path}: its subjects were enrolled with {used}, not with "
                             f"{self.model.name}, and encodings of different models cannot be "
                             f"compared; {consequence} (use the model they were enrolled with)")
 
-    def add_photos(self, name: str, images: Sequence[ImageInput], actor: str = "system"
-                   ) -> Person:
-        """Add 1-5 more images of an enrolled person (at most 5 in all).  All or nothing."""
-        name = clean_name(name)
-        images = list(images)
-        have = self.store.person(name, self.model.name).encodings
-        if not 1 <= len(images) <= MAX_IMAGES_PER_PERSON - have:
-            raise DataError(f"add photos to {name!r}: has {have} of {MAX_IMAGES_PER_PERSON}; "
-                            f"give 1 to {MAX_IMAGES_PER_PERSON - have} images, got {len(images)}")
-        vectors, sources, photos = self._encode_images(name, images)
-        return self.store.add_encodings(name, self.model.name, vectors, sources, photos,
-                                        actor=actor)
-
-    def enroll_encodings(self, name: str, encodings: np.ndarray, sources: Sequence[str],
-                         employee_id: str | None = None, actor: str = "system") -> Person:
-        """Add a person from encodings already computed with this gallery's model (one
-        transaction; e.g. importing from another system)."""
-        name = clean_name(name)
-        vectors = np.asarray(encodings, dtype=np.float32)
-        dim = self.model.card.embedding_dim
-        if vectors.ndim != 2 or vectors.shape[1] != dim or len(vectors) != len(sources):
-            raise DataError(f"enroll {name!r}: expected {len(sources)} encodings of {dim} "
-                            f"values, got shape {vectors.shape}")
-        self._check_model(f"{name!r} was not enrolled")
-        return self.store.add_person(name, employee_id, self.model.name, vectors, sources,
-                                     actor=actor)
+    # -- subjects ----------------------------------------------------------------------------
 
     def get(self, name: str) -> Person:
         return self.store.person(name, self.model.name)
@@ -203,7 +316,7 @@ class Gallery:
     person = get
 
     def people(self) -> list[Person]:
-        """Everyone enrolled, by name (``encodings`` counts this gallery's model)."""
+        """Every subject enrolled, by name (``encodings`` counts this gallery's model)."""
         return self.store.people(self.model.name)
 
     def __len__(self) -> int:
@@ -216,12 +329,12 @@ class Gallery:
     def delete(self, name: str, actor: str = "system") -> None:
         self.store.delete(name, actor=actor)
 
-    # -- search ----------------------------------------------------------------------------
+    # -- search ------------------------------------------------------------------------------
 
-    def _search_index(self) -> tuple[NearestIndex, dict[int, Person], dict[int, np.ndarray]]:
-        """(index, people by id, each person's vectors), brought up to date whenever the
-        store's generation moved.  While one thread refreshes, others go on answering from
-        the previous index (a moment behind) rather than queue behind the refresh."""
+    def _search_index(self):
+        """(index, people by id, each subject's vectors, each subject's sources), brought up to
+        date whenever the store's generation moved.  While one thread refreshes, others go on
+        answering from the previous index (a moment behind) rather than queue behind it."""
         generation = self.store.generation()
         current = self._index
         if current is not None and current[0] == generation:
@@ -236,9 +349,13 @@ class Gallery:
             # the next call refresh once more
             generation = self.store.generation()
             ids, vectors = self.store.encodings(self.model.name)
+            sources = np.asarray(self.store.encoding_sources(self.model.name), dtype=object)
+            if len(sources) != len(ids):  # changed between the two reads: read again next call
+                generation = -1
+                sources = np.asarray([""] * len(ids), dtype=object)
             people = {p.id: p for p in self.store.people(self.model.name)}
             keep = np.isin(ids, np.fromiter(people, np.int64, len(people)))
-            ids, vectors = ids[keep], self._prepare(vectors[keep])
+            ids, vectors, sources = ids[keep], self._prepare(vectors[keep]), sources[keep]
             fresh = self._index_factory(len(ids))
             old = None if current is None else current[1]
             if old is not None and type(old) is type(fresh):
@@ -246,13 +363,15 @@ class Gallery:
             else:
                 index = fresh.build(vectors, ids)
             by_person: dict[int, np.ndarray] = {}
+            sources_by: dict[int, np.ndarray] = {}
             order = np.argsort(ids, kind="stable")
             if len(ids):
                 bounds = np.flatnonzero(np.diff(ids[order])) + 1
                 for chunk in np.split(order, bounds):
                     by_person[int(ids[chunk[0]])] = vectors[chunk]
-            self._index = (generation, index, people, by_person)
-            return index, people, by_person
+                    sources_by[int(ids[chunk[0]])] = sources[chunk]
+            self._index = (generation, index, people, by_person, sources_by)
+            return index, people, by_person, sources_by
         finally:
             self._index_lock.release()
 
@@ -264,30 +383,80 @@ class Gallery:
             vectors = vectors / np.maximum(norms, 1e-12)
         return vectors
 
-    def identify_encoding(self, encoding: np.ndarray, box: FaceBox | None = None
-                          ) -> Identification:
-        """The nearest enrolled person to an encoding, or "unknown" when not within τ."""
-        index, people, by_person = self._search_index()
+    def _query(self, encoding: np.ndarray) -> np.ndarray:
         query = np.asarray(encoding, np.float32).reshape(-1)
         if query.shape != (self.model.card.embedding_dim,) or not np.isfinite(query).all():
             raise DataError(f"identify: expected {self.model.card.embedding_dim} finite values, "
                             f"got shape {query.shape}")
+        return query
+
+    def identify_encoding(self, encoding: np.ndarray, box: Any = None, top: int = 1) -> Identification:
+        """The nearest enrolled subject to an encoding (and the ``top`` nearest, in
+        ``matches``), or "unknown" when the nearest is not within τ."""
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise DataError(f"top must be a whole number of at least 1, got {top!r}")
+        index, people, by_person, sources_by = self._search_index()
+        query = self._query(encoding)
         if len(index) == 0:
             self._check_model("nobody can be identified")
             return Identification("unknown", False, None, None, None, self.threshold, box)
-        _, cand = index.search(self._prepare(query[None, :]), CANDIDATES)
-        best_pid, best = None, np.inf
+        # each subject has up to 5 encodings: ask for enough candidates to find `top` subjects
+        _, cand = index.search(self._prepare(query[None, :]), CANDIDATES + MAX_IMAGES_PER_PERSON * (top - 1))
+        scored = []
         for pid in dict.fromkeys(int(c) for c in cand[0] if c >= 0):
-            # the model's own distance (float64) over all of that person's encodings
-            d = float(np.min(self.model.distance(by_person[pid], query[None, :])))
-            if d < best:
-                best_pid, best = pid, d
-        person = people[best_pid]
-        known = best < self.threshold
+            # the model's own distance (float64) over all of that subject's encodings
+            d = np.asarray(self.model.distance(by_person[pid], query[None, :]), np.float64).reshape(-1)
+            j = int(np.argmin(d))
+            scored.append((float(d[j]), pid, str(sources_by[pid][j])))
+        scored.sort(key=lambda t: t[0])
+        matches = tuple(Match(people[pid].name, d, self.model.probability(d), src, pid)
+                        for d, pid, src in scored[:top])
+        best = matches[0]
+        person = people[best.person_id]
+        known = best.distance < self.threshold
         return Identification(person.name if known else "unknown", known,
-                              person.employee_id if known else None, best, person.name,
-                              self.threshold, box, person.id if known else None)
+                              person.employee_id if known else None, best.distance, person.name,
+                              self.threshold, box, person.id if known else None, best.probability, matches)
 
-    def identify(self, image: ImageInput) -> list[Identification]:
-        """One answer per face in the image, largest face first; ``[]`` when there is none."""
-        return [self.identify_encoding(enc, box) for box, enc in encode_faces(image, self.model)]
+    def identify(self, example: Any, top: int = 1) -> list[Identification]:
+        """One answer per instance in the input (every face of a photo, largest first; one for
+        any other kind); ``[]`` when a photo holds no face."""
+        kind = self.model.kind
+        kind.check(example)
+        found = kind.instances(example)
+        if not found:
+            return []
+        vectors = self.model.encode_items([item for _, item in found])
+        return [self.identify_encoding(v, (meta or {}).get("box"), top=top)
+                for (meta, _), v in zip(found, vectors)]
+
+    def search(self, example: Any, top: int = 5) -> Identification:
+        """The ``top`` nearest subjects to one input (its largest face, for photos)."""
+        return self.identify_encoding(self.model.encode([example])[0], top=top)
+
+    def search_many(self, examples: Sequence[Any], top: int = 5, batch_size: int = 64) -> list[Identification]:
+        """:meth:`search` for many inputs, encoded in batches."""
+        vectors = self.model.encode(list(examples), batch_size=batch_size)
+        return [self.identify_encoding(v, top=top) for v in vectors]
+
+    def verify(self, name: str, example: Any, threshold: float | None = None) -> Verification:
+        """Is ``example`` the enrolled subject ``name``?  Decided on the distance to the nearest
+        of their references, below the card's verify τ (or ``threshold``)."""
+        name = clean_name(name)
+        person = self.store.person(name, self.model.name)
+        if person.encodings == 0:
+            raise DataError(f"{name!r} has no examples enrolled with {self.model.name}")
+        _, _, by_person, _ = self._search_index()
+        refs = by_person.get(person.id)
+        if refs is None:  # enrolled a moment ago by another process: read again
+            self._index = None
+            refs = self._search_index()[2][person.id]
+        query = self.model.encode([example])[0]
+        d = np.asarray(self.model.distance(refs, query[None, :]), np.float64).reshape(-1)
+        mean = refs.mean(axis=0)
+        tau = self.model.verify_threshold if threshold is None else float(threshold)
+        if tau is None:
+            raise DataError(f"model {self.model.name} has no verify threshold in its card; give one")
+        nearest = float(d.min())
+        return Verification(person.name, nearest < tau, nearest, float(self.model.distance(mean, query)),
+                            len(refs), self.model.probability(nearest), tau)

@@ -197,6 +197,12 @@ class PostgresStore(SqlStore):
 
     _created = _time
 
+    def encoding_sources(self, model) -> list[str]:
+        with self._lock:
+            rows = self.conn.execute("SELECT source FROM encodings WHERE model = %s ORDER BY id",
+                                     (model,)).fetchall()
+        return [r[0] for r in rows]
+
     def encodings(self, model) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
             cur = self.conn.cursor(binary=True)

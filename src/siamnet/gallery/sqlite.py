@@ -190,6 +190,9 @@ class SqliteStore(SqlStore):
     def _vector_arg(v: np.ndarray) -> bytes:
         return v.tobytes()
 
+    def encoding_sources(self, model) -> list[str]:
+        return [r[0] for r in self._read("SELECT source FROM encodings WHERE model = ? ORDER BY id", (model,))]
+
     def encodings(self, model) -> tuple[np.ndarray, np.ndarray]:
         rows = self._read("SELECT person_id, dim, vector FROM encodings WHERE model = ? "
                           "ORDER BY id", (model,))

@@ -248,8 +248,13 @@ class Store(ABC):
         """(person ids int64 (n,), vectors float32 (n, d)) of every encoding of ``model``."""
 
     @abstractmethod
+    def encoding_sources(self, model: str) -> list[str]:
+        """The source label of every encoding of ``model`` (a file name, or the text itself
+        for text models), in the order of :meth:`encodings`."""
+
+    @abstractmethod
     def encoding_models(self) -> dict[str, int]:
-        """For each face model with encodings here: how many people have some."""
+        """For each model with encodings here: how many subjects have some."""
 
     @abstractmethod
     def photos(self, name: str) -> list[bytes]: ...

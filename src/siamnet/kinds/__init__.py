@@ -36,6 +36,24 @@ import torch
 from ..errors import DataError, ModelError
 
 
+#: file name endings that mark an input as a file, not a text, for text models
+FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm",
+                 ".txt", ".csv", ".tsv", ".json", ".pdf")
+
+
+def looks_like_file(text: str) -> bool:
+    """A single-line string that names an existing file, or ends like an image file name."""
+    if "\n" in text or len(text) > 4096:
+        return False
+    t = text.strip()
+    if t.lower().endswith(FILE_SUFFIXES) and " " not in t:
+        return True
+    try:
+        return Path(t).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 class Kind:
     """The interface every kind implements (defaults suit one item per input)."""
 
@@ -58,10 +76,14 @@ class Kind:
     def check(self, x: Any) -> None:
         """Refuse, before anything runs, an input of the wrong sort: a text given to an image
         model, a path given to a text model.  Raises :class:`DataError` naming the input."""
-        if self.takes_text and not isinstance(x, str):
-            raise DataError(f"{self.describe(x)}: a {self.name} model takes text, not {type(x).__name__}")
-        if not self.takes_text and isinstance(x, str) and not Path(x).exists():
-            raise DataError(f"{x}: no such file (a {self.name} model takes image files, not text)")
+        if self.takes_text:
+            if not isinstance(x, str):
+                raise DataError(f"{self.describe(x)}: a {self.name} model takes text, not {type(x).__name__}")
+            if looks_like_file(x):
+                raise DataError(f"{x}: an image or file path, but a {self.name} model takes text (give the "
+                                f"text itself, or --texts FILE for a file of texts, one per line)")
+        elif isinstance(x, str) and not Path(x).exists():
+            raise DataError(f"{x}: no such image file (a {self.name} model takes image files, not text)")
 
     # -- what the model calls --------------------------------------------------------------
 
@@ -78,6 +100,11 @@ class Kind:
         faces (``{"box": [l, t, r, b]}``), any other input holds one (``None``).  ``[]`` when
         there is none (identification then answers nothing for that input)."""
         return [(None, self.load(x))]
+
+    def views(self, items: Sequence[Any]) -> list[Sequence[Any]]:
+        """The views of a batch of items whose encodings are averaged (test-time augmentation,
+        e.g. a face and its mirror image); by default the items themselves."""
+        return [items]
 
     def collate(self, items: Sequence[Any], device: str | torch.device = "cpu") -> Any:
         """Items → the encoder's batch on ``device`` (uint8 images become float 0..1)."""

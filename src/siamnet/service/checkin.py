@@ -41,10 +41,10 @@ class CheckinDesk:
         from siamnet.faces.api import faces
 
         model = self.gallery.model
-        found = faces(rgb, max_faces=1, chip_size=model.chip_size)
+        found = faces(rgb, max_faces=1, chip_size=model.kind.chip)
         if not found:
             return None
-        return found[0].box, model.encode_chips(found[0].chip[None])[0]
+        return found[0].box, model.encode_items(found[0].chip[None])[0]
 
     def checkin(self, rgb: np.ndarray, kiosk: str) -> dict:
         face = self.largest_face(rgb)

@@ -1,0 +1,145 @@
+"""The model card: one JSON format for every model, checked against one schema when read.
+
+See ``docs/models-and-kinds.md`` for the fields.  Cards of the first formats
+(``siamnet-model/1`` from ``siamnet train``, ``siamnet-face-card/1`` from the face package)
+are read too and converted on the fly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelError
+
+FORMAT = "siamnet-model/2"
+OLD_MODEL_FORMAT = "siamnet-model/1"
+OLD_FACE_FORMAT = "siamnet-face-card/1"
+DISTANCE_NAMES = ("squared_euclidean", "euclidean", "cosine")
+SCORES = ("distance", "pair_head")
+MAX_EMBEDDING_DIM = 65_536
+
+
+@dataclass
+class ModelCard:
+    name: str
+    kind: str  # "glyph", "face", "signature", "text", "track" (siamnet.kinds)
+    input: dict  # the kind's settings: Kind(**input)
+    encoder: str
+    encoder_args: dict = field(default_factory=dict)
+    embedding_dim: int = 128
+    distance: str = "squared_euclidean"
+    score: str = "distance"  # "distance": smaller d = more alike; "pair_head": P(same) from the head
+    threshold: float | None = None  # verify τ: same when d < τ (P(same) > τ for score="pair_head")
+    threshold_source: str = ""
+    identify_threshold: float | None = None  # 1:N τ (stricter), in the same units
+    identify_threshold_source: str = ""
+    probability: dict | None = None  # {"kind": "logistic", "a": .., "b": ..}: P(same) = σ(a + b·d)
+    objective: str = ""
+    weights: str = ""  # "": NAME.safetensors beside the card; else a bundled name, a path or a source
+    data: Any = field(default_factory=dict)
+    terms: str = ""
+    command: str = ""
+    commit: str = ""
+    seed: int | None = None
+    metrics: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    created: str = ""
+    format: str = FORMAT
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, raw: Any, source: str | Path) -> "ModelCard":
+        """Check ``raw`` against the schema (any old format converted first); errors name the
+        file and the field."""
+        if not isinstance(raw, dict):
+            raise ModelError(f"{source}: not a siamnet model card (a JSON {type(raw).__name__}, "
+                             f"expected an object)")
+        fmt = raw.get("format")
+        if fmt == OLD_MODEL_FORMAT:
+            raw = _from_model_v1(raw, source)
+        elif fmt == OLD_FACE_FORMAT:
+            raw = _from_face_v1(raw)
+        elif fmt != FORMAT:
+            raise ModelError(f"{source}: not a siamnet model card (format is {fmt!r}, expected {FORMAT!r})")
+        known = cls.__dataclass_fields__
+        missing = [k for k in ("name", "kind", "input", "encoder") if k not in raw]
+        if missing:
+            raise ModelError(f"{source}: incomplete model card (no {', '.join(missing)})")
+        card = cls(**{k: v for k, v in raw.items() if k in known})
+        card.validate(source)
+        return card
+
+    def validate(self, where: str | Path) -> None:
+        def bad(fieldname: str, want: str) -> ModelError:
+            return ModelError(f"{where}: field {fieldname!r} must be {want}, got {getattr(self, fieldname)!r}")
+
+        for name in ("name", "kind", "encoder"):
+            v = getattr(self, name)
+            if not isinstance(v, str) or not v.strip() or len(v) > 200:
+                raise bad(name, "a non-empty text of at most 200 characters")
+        for name in ("threshold_source", "identify_threshold_source", "objective", "weights", "terms",
+                     "command", "commit", "created"):
+            if not isinstance(getattr(self, name), str):
+                raise bad(name, "text")
+        for name in ("input", "encoder_args", "metrics", "training"):
+            if not isinstance(getattr(self, name), dict):
+                raise bad(name, "a JSON object")
+        if isinstance(self.embedding_dim, bool) or not isinstance(self.embedding_dim, int) \
+                or not 1 <= self.embedding_dim <= MAX_EMBEDDING_DIM:
+            raise bad("embedding_dim", f"a whole number from 1 to {MAX_EMBEDDING_DIM}")
+        if self.distance not in DISTANCE_NAMES:
+            raise bad("distance", f"one of {', '.join(DISTANCE_NAMES)}")
+        if self.score not in SCORES:
+            raise bad("score", f"one of {', '.join(SCORES)}")
+        for name in ("threshold", "identify_threshold"):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise bad(name, "a finite number or null")
+            if self.score == "pair_head" and not 0.0 < v < 1.0:
+                raise bad(name, "a probability between 0 and 1 (the model scores pairs by P(same))")
+            if self.score == "distance" and v < 0:
+                raise bad(name, "a distance of at least 0")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise bad("seed", "a whole number or null")
+        p = self.probability
+        if p is not None:
+            ok = isinstance(p, dict) and p.get("kind") == "logistic" and all(
+                isinstance(p.get(k), (int, float)) and not isinstance(p.get(k), bool)
+                and math.isfinite(p[k]) for k in ("a", "b"))
+            if not ok:
+                raise bad("probability", "null or {\"kind\": \"logistic\", \"a\": number, \"b\": number}")
+
+
+def _from_model_v1(raw: dict, source) -> dict:
+    """A ``siamnet train`` card of the first format: a glyph model, squared Euclidean distance."""
+    d = dict(raw)
+    pre = d.pop("preprocess", None)
+    if not isinstance(pre, dict):
+        raise ModelError(f"{source}: field 'preprocess' must be a JSON object, got {pre!r}")
+    d["kind"] = "glyph"
+    d["input"] = pre
+    args = d.get("encoder_args")
+    if isinstance(args, dict):
+        d.setdefault("embedding_dim", args.get("embedding_dim", 128))
+    d["distance"] = "squared_euclidean"
+    d["format"] = FORMAT
+    return d
+
+
+def _from_face_v1(raw: dict) -> dict:
+    """A face card of the first format: a face model named by its encoder and weights."""
+    d = dict(raw)
+    d["kind"] = "face"
+    d["format"] = FORMAT
+    return d
