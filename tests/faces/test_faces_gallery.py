@@ -195,3 +195,24 @@ def test_add_photos_all_or_nothing(trio, tmp_path):
     with pytest.raises(DataError, match="no person named 'Zed'"):
         g.add_photos("Zed", a[:1])
     assert g.identify(probes["person 0"])[0].name == "Ada"
+
+
+def test_the_same_face_under_a_second_name_is_refused(trio, capsys, tmp_path):
+    """Photos that match someone already enrolled (below the identify τ) are refused under a new
+    name, saying who and how closely; --allow-duplicate overrides it."""
+    from siamnet.cli import main
+    from siamnet.gallery.gallery import DuplicateError
+
+    enrol, probes, _ = trio
+    g = Gallery(":memory:")
+    g.enroll("person 0", enrol["person 0"])
+    with pytest.raises(DuplicateError, match=r"matches 'person 0', already enrolled \(distance 0\.\d+ < τ"):
+        g.enroll("someone else", [probes["person 0"]])
+    assert [p.name for p in g.people()] == ["person 0"]
+    g.enroll("someone else", [probes["person 0"]], allow_duplicate=True)
+    assert len(g) == 2
+    db = str(tmp_path / "g.db")
+    assert main(["enroll", "--gallery", db, "Ada", str(enrol["person 0"][0])]) == 0
+    assert main(["enroll", "--gallery", db, "Ada again", str(probes["person 0"])]) == 2
+    assert "matches 'Ada'" in capsys.readouterr().err
+    assert main(["enroll", "--gallery", db, "Ada again", str(probes["person 0"]), "--allow-duplicate"]) == 0
