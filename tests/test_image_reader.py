@@ -103,3 +103,19 @@ def test_nan_float_tiff_in_a_dataset_folder_is_refused(glyphs, tmp_path):
     with pytest.raises(DataError, match=re.escape(str(bad)) + ": cannot read image: its pixel "
                                                               "values include NaN"):
         ds.load(Preprocess(28, "L"), progress=False, workers=1)
+
+
+def test_dataset_folders_through_symbolic_links(glyphs, tmp_path):
+    """A dataset assembled from links (root/<class> -> elsewhere) is read, link loops once."""
+    from siamnet.data.folders import ImageFolder
+
+    linked = tmp_path / "linked"
+    (linked / "g").mkdir(parents=True)
+    for cls in ("class000", "class003"):
+        (linked / "g" / cls).symlink_to(glyphs / "group0" / cls, target_is_directory=True)
+    (linked / "g" / "class000" / "loop").symlink_to(linked, target_is_directory=True)
+    root_link = tmp_path / "root-link"
+    root_link.symlink_to(linked, target_is_directory=True)
+    for root in (linked, root_link):
+        ds = ImageFolder.scan(root)
+        assert ds.classes == ["g/class000", "g/class003"] and len(ds) == 12
