@@ -131,11 +131,79 @@ def test_duplicates_nfc_and_sql_looking_names(store):
     ("", "name must not be empty"), ("   ", "name must not be empty"),
     ("x" * 201, "longer than 200"), ("a\x00b", "control characters"),
     ("tab\there", "control characters"), (42, "name must be text"), (None, "must not be empty"),
+    # issue 15, item 2: what cannot be shown honestly
+    ("\u200b\u200c\u200d", "invisible formatting character"), ("\u2060", "invisible"),
+    ("Eve\u202egnp.exe", "U\\+202E"), ("\u2067Mallory", "U\\+2067"), ("Ada\u200e", "U\\+200E"),
+    ("bad \ufffd utf-8", "not valid UTF-8"), ("lone \udcff surrogate", "not valid UTF-8"),
+    ("line\r\nbreak", "control characters"), ("para\u2029graph", "control characters"),
+    ("\ue000private", "cannot be shown"), ("unassigned \U000e0080", "cannot be shown"),
+    ("..", "no letter or digit"), (".", "no letter or digit"), ("--", "no letter or digit"),
+    ("a/..", "'..' part"), ("../../etc/passwd", "'..' part"), ("Ada/", "empty"),
+    ("x\\..\\y", "'..' part"), ("\u200d", "invisible"),
 ])
 def test_bad_names_are_refused(store, name, match):
     with pytest.raises(DataError, match=match):
         store.add_person(name, None, MODEL, vectors(1), ["a"])
     assert count(store, "people") == 0
+
+
+def test_names_are_normalised_and_unique_regardless_of_case(store):
+    priya = enroll(store, "Priya  \u00a0Sharma", employee_id="E7")
+    assert priya.name == "Priya Sharma"  # white space made one space
+    for typed in ("priya sharma", "PRIYA SHARMA", " Priya Sharma "):
+        with pytest.raises(DataError, match="'.*' is already enrolled as 'Priya Sharma'|"
+                                            "'Priya Sharma' is already enrolled"):
+            enroll(store, typed)
+        assert store.person(typed).id == priya.id
+    assert count(store, "people") == 1
+    # joiners inside a word are part of some spellings (here Malayalam chillu with ZWJ) and stay
+    malayalam = "\u0d28\u0d4d\u200d\u0d28"
+    assert enroll(store, malayalam, seed=1).name == malayalam
+    # a change of case is a rename of the same person; another person's name in any case is not
+    assert store.rename("priya sharma", "PRIYA Sharma").id == priya.id
+    bob = enroll(store, "Bob", seed=2)
+    with pytest.raises(DataError, match="cannot rename 'Bob': 'PRIYA Sharma' is already enrolled"):
+        store.rename("bob", "priya sharma")
+    store.add_encodings("BOB", MODEL, vectors(1, 3), ["b2"])
+    assert store.person("Bob").encodings == 3
+    store.delete("bob")
+    assert [p.name for p in store.people()] == sorted(["PRIYA Sharma", malayalam])
+    assert store.person_by_id(priya.id).name == "PRIYA Sharma"
+    with pytest.raises(NotFound, match=f"no person with id {bob.id}"):
+        store.person_by_id(bob.id)
+    with pytest.raises(NotFound) as err:
+        store.person("Nobody")
+    assert "store.db" not in str(err.value) and "postgresql" not in str(err.value)
+
+
+def test_version_2_file_with_names_differing_in_case_migrates(tmp_path):
+    """Before version 3, "ada" and "Ada" could both be enrolled: both are kept, each found by
+    its exact name, each can be renamed and deleted; a new "ADA" is refused."""
+    from siamnet.gallery.sqlite import MIGRATIONS
+
+    path = tmp_path / "v2.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)")
+    for version in (1, 2):
+        for statement in MIGRATIONS[version]:
+            db.execute(statement)
+        db.execute("INSERT INTO schema_version VALUES (?, '2025-01-01T00:00:00+00:00')",
+                   (version,))
+    for pid, name in ((1, "Ada"), (2, "ada"), (3, "..")):
+        db.execute("INSERT INTO people VALUES (?, ?, NULL, '2025-01-01T00:00:00+00:00')",
+                   (pid, name))
+    db.commit()
+    db.close()
+    with open_store(path) as s:
+        assert s.schema_version == SCHEMA_VERSION == 3
+        assert (s.person("Ada").id, s.person("ada").id) == (1, 2)
+        with pytest.raises(DataError, match="already enrolled"):
+            enroll(s, "ADA")
+        s.rename("ada", "Ada Two")
+        s.rename("..", "Dot Dot")  # a name stored before the rules can still be renamed
+        assert [p.name for p in s.people()] == ["Ada", "Ada Two", "Dot Dot"]
+        s.delete("Ada Two")
+        assert s.count_people() == 2
 
 
 def test_bad_encodings_are_refused(store):

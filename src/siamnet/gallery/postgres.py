@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from siamnet.errors import DataError
-from siamnet.gallery.sql import SqlStore
+from siamnet.gallery.sql import SqlStore, fill_name_keys
 from siamnet.gallery.store import SCHEMA_VERSION, missing_extra, redact_url
 
 try:
@@ -80,6 +80,12 @@ MIGRATIONS: dict[int, list[str]] = {
                id INTEGER PRIMARY KEY CHECK (id = 1),
                value BIGINT NOT NULL)""",
         "INSERT INTO generation VALUES (1, 1)",
+    ],
+    # names unique regardless of case: the case-folded name (siamnet.gallery.store.name_key)
+    3: [
+        "ALTER TABLE people ADD COLUMN name_key TEXT",
+        fill_name_keys,
+        "CREATE UNIQUE INDEX people_by_name_key ON people(name_key)",
     ],
 }
 assert max(MIGRATIONS) == SCHEMA_VERSION
