@@ -425,3 +425,88 @@ def test_postgres_connection_errors_name_the_url_without_its_password():
                                         "connect to PostgreSQL") as info:
         open_store(f"postgresql://ada:hunter2@127.0.0.1:{port}/x")
     assert "hunter2" not in str(info.value)
+
+
+# -- issue 15, items 6 and 7: private files, faults reported in plain words ------------------
+
+
+def test_sqlite_files_are_created_private(tmp_path):
+    import os
+    import stat
+
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    os.chmod(shared, 0o755)  # an existing, world-readable data folder
+    old = os.umask(0o022)
+    try:
+        with open_store(shared / "new" / "gallery.db") as s:  # a new folder, a new file
+            enroll(s, "Ada")
+            files = sorted(p.name for p in (shared / "new").iterdir())
+            assert files == ["gallery.db", "gallery.db-shm", "gallery.db-wal"]
+            for p in (shared / "new").iterdir():
+                assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+        assert stat.S_IMODE((shared / "new").stat().st_mode) == 0o700
+        with open_store(shared / "siamnet.db") as s:  # a new file in the existing folder
+            enroll(s, "Bob")
+            assert stat.S_IMODE((shared / "siamnet.db").stat().st_mode) == 0o600
+            assert stat.S_IMODE((shared / "siamnet.db-wal").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+def make_read_only(store):
+    if store.kind == "sqlite":
+        store.conn.execute("PRAGMA query_only = ON")
+    else:
+        store.conn.execute("SET default_transaction_read_only = on")
+
+
+def test_a_read_only_store_is_one_clear_fault(store):
+    from siamnet.gallery.store import StoreFault
+
+    enroll(store, "Ada")
+    assert store.write_check() is None
+    make_read_only(store)
+    for write in (lambda: enroll(store, "Bob", seed=1), lambda: store.rename("Ada", "Eve"),
+                  lambda: store.add_event(event()), lambda: store.set_setting("k", "v")):
+        with pytest.raises(StoreFault, match="the store cannot be written: the .*read-only") as e:
+            write()
+        assert e.value.status == 503 and "store.db" not in str(e.value)
+    assert "read-only" in store.write_check()
+    assert [p.name for p in store.people()] == ["Ada"]  # reads still work, nothing changed
+
+
+def test_a_full_disk_is_507_and_reported_until_a_write_succeeds(tmp_path):
+    from siamnet.gallery.store import StoreFault
+
+    with open_store(tmp_path / "full.db") as s:
+        enroll(s, "Ada")
+        pages = s.conn.execute("PRAGMA page_count").fetchone()[0]
+        s.conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLITE_FULL on the next page
+        with pytest.raises(StoreFault, match="the store cannot be written: the disk is full") as e:
+            for i in range(50):  # until a new page is needed
+                enroll(s, f"Person {i}", n=5, seed=i, photos=[b"x" * 4000] * 5)
+        assert e.value.status == 507
+        assert "disk is full" in s.write_check()  # the tiny probe may pass; the fault is kept
+        s.conn.execute(f"PRAGMA max_page_count = {pages * 100}")
+        enroll(s, "After", seed=99)
+        assert s.write_check() is None
+
+
+def test_a_damaged_row_is_one_clear_fault(tmp_path):
+    from siamnet.gallery.store import StoreFault
+
+    path = tmp_path / "damaged.db"
+    with open_store(path) as s:
+        enroll(s, "Ada")
+        s.add_event(event(s.person("Ada")))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE people SET created = 'not a time'")
+    db.execute("UPDATE events SET distance = 'far'")
+    db.commit()
+    db.close()
+    with open_store(path) as s:
+        with pytest.raises(StoreFault, match=r"damaged row \(table people, id 1\)"):
+            s.people()
+        with pytest.raises(StoreFault, match=r"damaged row \(table events, id 1\)"):
+            s.events(T0 - timedelta(days=1), T0 + timedelta(days=1))

@@ -91,6 +91,8 @@ def test_report_range_and_person(filled, capsys):
     (["today", "--timezone", "Mars/Olympus"], "--timezone 'Mars/Olympus'"),
     (["report", "--from", "2000-01-01", "--to", "2030-01-01"], "more than"),
     (["today", "--person", "Nobody"], "Nobody"),
+    (["report", "--from", "9999-12-31"], "give a day from 1900-01-01 to 9998-12-31"),
+    (["report", "--from", "0001-01-01", "--to", "0001-01-05"], "--from 0001-01-01"),
 ])
 def test_errors_are_one_line_and_exit_2(filled, capsys, argv, words):
     data, _ = filled

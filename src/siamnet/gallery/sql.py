@@ -21,8 +21,9 @@ settings, the migration loop); :class:`~siamnet.gallery.sqlite.SqliteStore` and
 from __future__ import annotations
 
 import json
+import time
 from abc import abstractmethod
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import datetime
 
@@ -37,6 +38,7 @@ from siamnet.gallery.store import (
     NotFound,
     Person,
     Store,
+    StoreFault,
     _limit,
     aware_utc,
     check_detail,
@@ -149,9 +151,62 @@ class SqlStore(Store):
     def _exec(self, db, sql: str, args: tuple = ()):
         return db.execute(self._sql(sql), args)
 
+    def _fault(self, exc: BaseException, writing: bool) -> StoreFault | None:
+        """The :class:`StoreFault` a driver error means (disk full, read-only, damaged, busy,
+        unreachable), or None when it is not one (a constraint, our own bug)."""
+        return None
+
+    #: (time.monotonic(), message) of the last write that failed for a fault of the store,
+    #: cleared by the next write that commits: what /health reports
+    _last_fault: tuple[float, str] | None = None
+
+    @contextmanager
+    def _guard(self, writing: bool):
+        """Driver errors that are faults of the store become :class:`StoreFault`."""
+        try:
+            yield
+        except StoreFault as exc:
+            if writing:
+                self._last_fault = (time.monotonic(), str(exc))
+            raise
+        except Exception as exc:
+            fault = self._fault(exc, writing)
+            if fault is None:
+                raise
+            if writing:
+                self._last_fault = (time.monotonic(), str(fault))
+            raise fault from None
+        else:
+            if writing:
+                self._last_fault = None
+
     def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, self._guard(writing=False):
             return self._exec(self.conn, sql, args).fetchall()
+
+    def _decode(self, table: str, row, make):
+        """``make(row)``; a row whose values cannot be read is one clear :class:`StoreFault`."""
+        try:
+            return make(row)
+        except Exception:  # noqa: BLE001 - whatever a damaged value makes the parsers raise
+            rid = row[0] if row else "?"
+            raise StoreFault(f"the store holds a damaged row (table {table}, id {rid}); restore "
+                             "the database from a backup or delete that row") from None
+
+    def write_check(self) -> str | None:
+        """None when a write transaction commits now, else why not.  The write changes nothing
+        (``generation`` set to itself); a write fault seen since the last successful write is
+        reported too (a full disk may let this tiny write through)."""
+        last = self._last_fault
+        try:
+            with self._tx() as db:
+                self._exec(db, "UPDATE generation SET value = value WHERE id = 1")
+        except StoreFault as exc:
+            return str(exc)
+        self._last_fault = last  # the probe is not a write that proves the store healthy again
+        if last is not None and time.monotonic() - last[0] < 300:
+            return f"{last[1]} (the last write failed {time.monotonic() - last[0]:.0f} s ago)"
+        return None
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -285,8 +340,13 @@ class SqlStore(Store):
                 f"LEFT JOIN encodings e ON e.person_id = p.id AND ({t} IS NULL OR e.model = {t}) ")
 
     def _person(self, row) -> Person:
-        pid, name, emp, n, created = row
-        return Person(int(pid), name, emp, int(n), self._created(created))
+        def make(r):
+            pid, name, emp, n, created = r
+            if not isinstance(name, str):
+                raise TypeError(name)
+            return Person(int(pid), name, emp, int(n), self._created(created))
+
+        return self._decode("people", row, make)
 
     def person(self, name, model=None) -> Person:
         name = lookup_name(name)
@@ -365,13 +425,18 @@ class SqlStore(Store):
             "SELECT image FROM photos WHERE person_id = ? ORDER BY id", (pid,))]
 
     def generation(self) -> int:
-        return int(self._read("SELECT value FROM generation WHERE id = 1")[0][0])
+        rows = self._read("SELECT value FROM generation WHERE id = 1")
+        return int(self._decode("generation", (1, *rows[0]) if rows else (), lambda r: int(r[1])))
 
     # -- events ---------------------------------------------------------------------------
 
     def _event(self, row) -> Event:
-        eid, t, kiosk, pid, name, dist, decision, model = row
-        return Event(int(eid), self._time(t), kiosk, pid, name, dist, decision, model)
+        def make(r):
+            eid, t, kiosk, pid, name, dist, decision, model = r
+            return Event(int(eid), self._time(t), kiosk, pid, name,
+                         None if dist is None else float(dist), decision, model)
+
+        return self._decode("events", row, make)
 
     def _event_sql(self) -> str:
         return (f"SELECT id, {self._TIME}, kiosk, person_id, name, distance, decision, model "
@@ -420,9 +485,12 @@ class SqlStore(Store):
     def _audit_entries(self, where: str, args: tuple) -> list[AuditEntry]:
         rows = self._read(f"SELECT id, {self._TIME}, actor, action, detail FROM audit " + where,
                           args)
-        return [AuditEntry(int(i), self._time(t), a, act,
-                           d if isinstance(d, dict) else json.loads(d))
-                for i, t, a, act, d in rows]
+        def make(r):
+            i, t, a, act, d = r
+            return AuditEntry(int(i), self._time(t), a, act,
+                              d if isinstance(d, dict) else json.loads(d))
+
+        return [self._decode("audit", r, make) for r in rows]
 
     def audit_log(self, limit=100) -> list[AuditEntry]:
         return self._audit_entries("ORDER BY id DESC LIMIT ?", (_limit(limit),))

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from siamnet.errors import DataError
+from siamnet.errors import DataError, SiamnetError
 
 #: the schema version this siamnet writes; older files are migrated when opened
 SCHEMA_VERSION = 3
@@ -38,6 +38,16 @@ DECISIONS = ("known", "unknown")
 
 class NotFound(DataError):
     """No such person (a :class:`~siamnet.errors.DataError`, so the CLI prints one line)."""
+
+
+class StoreFault(SiamnetError):
+    """The store cannot do what was asked, through no fault of the request: the disk is full
+    (``status`` 507), the database is read-only, damaged, busy or unreachable (503).  The
+    message says which in plain words and never quotes the database's path or password."""
+
+    def __init__(self, message: str, status: int = 503):
+        super().__init__(message)
+        self.status = status
 
 
 # -- records ------------------------------------------------------------------------------
@@ -108,7 +118,7 @@ def now_utc() -> datetime:
 _JOINERS = {"\u200c", "\u200d"}
 
 
-def _check_characters(text: str, what: str) -> None:
+def check_characters(text: str, what: str) -> None:
     """Refuse what cannot be shown honestly: undecodable bytes, control, bidirectional and other
     invisible formatting characters, unassigned and private-use code points."""
     shown = text.encode("unicode_escape").decode("ascii")[:120]
@@ -138,7 +148,7 @@ def clean_text(value: Any, what: str, max_length: int = MAX_NAME_LENGTH) -> str 
     if not isinstance(value, str):
         raise DataError(f"{what} must be text, got {type(value).__name__}")
     text = unicodedata.normalize("NFC", value)
-    _check_characters(text, what)
+    check_characters(text, what)
     text = " ".join(text.split())
     if not text:
         raise DataError(f"{what} must not be empty")
@@ -351,6 +361,10 @@ class Store(ABC):
     @abstractmethod
     def set_setting(self, key: str, value: str | None) -> None:
         """Store ``value`` under ``key`` (None removes it)."""
+
+    def write_check(self) -> str | None:
+        """None when the store can be written now, else why not (a plain sentence)."""
+        return None
 
     @property
     @abstractmethod

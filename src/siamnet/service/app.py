@@ -168,7 +168,7 @@ def _status_for(exc: SiamnetError) -> int:
         return exc.status
     if isinstance(exc, NotFound):
         return 404
-    if isinstance(exc, NoFaceError):
+    if isinstance(exc, (NoFaceError, att.RangeError)):
         return 422
     if "already" in str(exc):
         return 409

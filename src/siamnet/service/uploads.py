@@ -46,17 +46,43 @@ class Upload:
 
 
 def check_filename(field: str, filename: str | None) -> str:
-    """The file name sent with a part, refused when it names a folder or holds control characters
-    (browsers and curl send a bare name; anything else is a client trying a path)."""
+    """The file name sent with a part, refused when it names a folder or holds characters that
+    cannot be shown honestly (control, CR/LF, bidirectional and other invisible characters, or
+    bytes that were not UTF-8): browsers and curl send a bare, plain name."""
+    from siamnet.gallery.store import check_characters
+
     name = unicodedata.normalize("NFC", filename or "")
     shown = name if len(name) <= MAX_NAME_IN_MESSAGES else name[:MAX_NAME_IN_MESSAGES] + "…"
-    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
-        raise UploadError(f"{field} {shown!r}: file name contains control characters")
+    try:
+        check_characters(name, f"{field} file name")
+    except DataError as exc:
+        raise UploadError(str(exc)) from None
     if "/" in name or "\\" in name or name in (".", "..") or ":" in name[:3]:
         raise UploadError(f"{field} {shown!r}: file name must be a plain name, not a path")
     if len(name) > 255:
         raise UploadError(f"{field}: file name is longer than 255 characters")
     return name
+
+
+def strict_form_decoding() -> None:
+    """Starlette decodes form text that is not valid UTF-8 as Latin-1, so undecodable bytes in a
+    name or file name arrive as plausible letters ("ÿþ"); make them U+FFFD instead, which the
+    name checks refuse as "not valid UTF-8".  (Patches ``starlette.formparsers``'s decoder once;
+    a Starlette without it keeps its own behaviour.)"""
+    try:
+        from starlette import formparsers
+    except ImportError:  # pragma: no cover - the service extra is not installed
+        return
+    if getattr(formparsers, "_user_safe_decode", None) in (None, _strict_decode):
+        return
+    formparsers._user_safe_decode = _strict_decode
+
+
+def _strict_decode(src: bytes | bytearray, codec: str) -> str:
+    try:
+        return bytes(src).decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return bytes(src).decode("utf-8", errors="replace")
 
 
 def check_size(upload: Upload, max_bytes: int) -> None:
