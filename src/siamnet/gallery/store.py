@@ -308,6 +308,13 @@ class Store(ABC):
     @abstractmethod
     def person(self, name: str, model: str | None = None) -> Person: ...
 
+    def person_by_id(self, person_id: int, model: str | None = None) -> Person:
+        """The person with this id (:class:`NotFound` when there is none)."""
+        for p in self.people(model):
+            if p.id == int(person_id):
+                return p
+        raise NotFound(f"no person with id {int(person_id)}")
+
     @abstractmethod
     def people(self, model: str | None = None) -> list[Person]: ...
 
