@@ -169,11 +169,15 @@ def test_names_are_normalised_and_unique_regardless_of_case(store):
     store.delete("bob")
     assert [p.name for p in store.people()] == sorted(["PRIYA Sharma", malayalam])
     assert store.person_by_id(priya.id).name == "PRIYA Sharma"
-    with pytest.raises(NotFound, match=f"no person with id {bob.id}"):
-        store.person_by_id(bob.id)
+    for missing in (bob.id, 0, -1, 2**63, 10**30):
+        with pytest.raises(NotFound, match=f"no person with id {missing}"):
+            store.person_by_id(missing)
     with pytest.raises(NotFound) as err:
         store.person("Nobody")
     assert "store.db" not in str(err.value) and "postgresql" not in str(err.value)
+    for typed in ("nul\x00byte", "lone \udcff"):  # PostgreSQL text cannot even hold a NUL
+        with pytest.raises(DataError, match="control characters"):
+            store.person(typed)
 
 
 def test_version_2_file_with_names_differing_in_case_migrates(tmp_path):

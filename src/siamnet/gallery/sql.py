@@ -365,6 +365,8 @@ class SqlStore(Store):
             pid = int(person_id)
         except (TypeError, ValueError):
             raise DataError(f"person id must be a whole number, got {person_id!r}") from None
+        if not 1 <= pid < 2**63:  # no row has it, and the databases cannot even compare it
+            raise NotFound(f"no person with id {pid}")
         rows = self._read(self._person_sql() + "WHERE p.id = ? GROUP BY p.id",
                           (model, model, pid))
         if not rows:

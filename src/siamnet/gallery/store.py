@@ -186,6 +186,9 @@ def lookup_name(value: Any, what: str = "name") -> str:
     text = " ".join(unicodedata.normalize("NFC", value).split())
     if not text:
         raise DataError(f"{what} must not be empty")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):  # never stored, by any rules
+        shown = text.encode("unicode_escape").decode("ascii")[:120]
+        raise DataError(f"{what} {shown!r} contains control characters")
     if len(text) > 4 * MAX_NAME_LENGTH:
         raise DataError(f"{what} is longer than {MAX_NAME_LENGTH} characters")
     return text

@@ -509,10 +509,13 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
         employee_id = clean_text(employee_id, "employee_id") if employee_id not in (None, "") else None
         uploads = await svc.read_uploads(images, "images")
         try:  # refuse a taken name before the face work (the store checks again on write)
-            await asyncio.to_thread(svc.store.person, name)
-            raise ApiError(409, f"name {name!r} is already enrolled (rename or delete that person first)")
+            taken = await asyncio.to_thread(svc.store.person, name)
         except NotFound:
-            pass
+            taken = None
+        if taken is not None:
+            also = "" if taken.name == name else f" as {taken.name!r}"
+            raise ApiError(409, f"name {name!r} is already enrolled{also} (names are compared "
+                                "without regard to case; rename or delete that person first)")
         person = await svc.face_work(svc.enroll, name, employee_id, uploads, who)
         log.info("enrolled person %s from %d image(s)", person.id, person.encodings)
         return JSONResponse(jsonable_encoder(person.to_dict()), status_code=201)
