@@ -107,6 +107,15 @@ def test_missing_store_is_named(tmp_path, capsys):
     assert not (tmp_path / "nowhere").exists()
 
 
+def test_a_zero_byte_store_is_refused_not_rebuilt(tmp_path, capsys):
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "siamnet.db").write_bytes(b"")
+    code, _, err = run(capsys, "attendance", "today", "--data", str(data))
+    assert code == 2 and "the store file is empty (0 bytes)" in err
+    assert (data / "siamnet.db").stat().st_size == 0
+
+
 def test_days_follow_the_time_zone():
     from zoneinfo import ZoneInfo
 

@@ -229,6 +229,7 @@ def test_docs_and_favicon_need_nothing_from_outside(make_client):
         r = client.get(page)
         assert r.status_code == 200 and "http://" not in r.text and "https://" not in r.text
         assert asset in r.text and client.get(asset).status_code == 200
+        assert b"https://cdn." not in client.get(asset).content  # nor do their scripts
     r = client.get("/favicon.ico")
     assert r.status_code == 200 and r.headers["content-type"] == "image/x-icon"
     assert Image.open(io.BytesIO(r.content)).format == "ICO"

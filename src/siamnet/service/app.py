@@ -33,7 +33,7 @@ from siamnet.errors import SiamnetError
 from siamnet.service import attendance as att
 from siamnet.service.auth import Caller, TokenBook, bearer_token, ensure_tokens
 from siamnet.service.checkin import DEFAULT_KIOSK, CheckinDesk
-from siamnet.service.settings import Settings
+from siamnet.service.settings import Settings, check_store_file
 from siamnet.service.uploads import (
     Upload,
     UploadError,
@@ -357,21 +357,6 @@ class _BodyTooLarge(Exception):
 # -- the app -------------------------------------------------------------------------------
 
 
-def check_store_file(path: Path) -> None:
-    """Refuse to start on a zero-byte database file: SQLite would silently make it a new, empty
-    store, and the service would then write new tokens over ``tokens.txt``."""
-    try:
-        empty = path.is_file() and path.stat().st_size == 0
-    except OSError:
-        return  # the store's own open reports what is wrong
-    if empty:
-        raise SiamnetError(f"{path}: the store file is empty (0 bytes), not a siamnet database; "
-                           "siamnet will not start on it, since it would become a new empty "
-                           "store with new tokens. Restore it from a backup, or move it away to "
-                           "start a new store")
-
-
-
 def create_app(settings: Settings | None = None, store=None) -> FastAPI:
     """The FastAPI app for ``settings`` (validated); opens the store (or uses ``store``), makes the
     first tokens when it has none (``app.state.first_tokens``), and loads the face model."""
@@ -447,6 +432,16 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
     if assets is not None:
         from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 
+        # ReDoc's script shows a logo from its CDN: make that an empty data: URL (the image
+        # hides itself when it fails to load), so the page asks nothing of the outside
+        redoc_js = (assets / "redoc.standalone.js").read_bytes().replace(
+            b"https://cdn.redoc.ly/redoc/logo-mini.svg", b"data:,")
+
+        @app.get("/docs-assets/redoc.standalone.js", include_in_schema=False)
+        def redoc_script():
+            return Response(redoc_js, media_type="text/javascript; charset=utf-8",
+                            headers={"Cache-Control": "max-age=86400"})
+
         app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
 
         @app.get("/docs", include_in_schema=False)
@@ -454,7 +449,9 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
             return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API",
                                        swagger_js_url="/docs-assets/swagger-ui-bundle.js",
                                        swagger_css_url="/docs-assets/swagger-ui.css",
-                                       swagger_favicon_url="/favicon.ico")
+                                       swagger_favicon_url="/favicon.ico",
+                                       # no "valid" badge fetched from validator.swagger.io
+                                       swagger_ui_parameters={"validatorUrl": None})
 
         @app.get("/redoc", include_in_schema=False)
         def redoc():

@@ -135,6 +135,10 @@ def _open_existing(settings):
     if settings.store_kind == "sqlite" and not __import__("pathlib").Path(settings.db_url).is_file():
         raise SiamnetError(f"{settings.db_url}: no attendance store here (start one with "
                            f"`siamnet serve --data {settings.data}`, or give --data/--db)")
+    if settings.store_kind == "sqlite":
+        from siamnet.service.settings import check_store_file
+
+        check_store_file(__import__("pathlib").Path(settings.db_url))
     return open_store(settings.db_url, create_folder=False)
 
 
