@@ -119,3 +119,14 @@ def test_dataset_folders_through_symbolic_links(glyphs, tmp_path):
     for root in (linked, root_link):
         ds = ImageFolder.scan(root)
         assert ds.classes == ["g/class000", "g/class003"] and len(ds) == 12
+
+
+def test_upright_turns_a_callers_own_image_and_leaves_it_open():
+    from siamnet.data.images import upright
+
+    img = Image.open(io.BytesIO(C.exif_bad_rational()))
+    turned = upright(img, "mine")
+    assert turned.size == (20, 40) and img.size == (40, 20)
+    img.load()  # still open
+    plain = Image.new("RGB", (5, 3))
+    assert upright(plain, "plain") is plain

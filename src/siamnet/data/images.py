@@ -172,7 +172,10 @@ def open_image(source: str | Path | bytes, name: str | None = None,
             mp = f"{int(pixels.group(1)) / 1e6:.0f} megapixels" if pixels else "too many pixels"
             raise ImageTooLarge(f"{label}: image of {mp}, more than the {limit / 1e6:g} "
                                 "megapixels siamnet reads") from None
-        img = _upright(img, label)
+        turned = upright(img, label)
+        if turned is not img:
+            img.close()
+            img = turned
         if img.mode == "F":
             a = np.asarray(img, dtype=np.float32)
             if not np.isfinite(a).all():
@@ -197,9 +200,11 @@ def _head(path: Path, n: int = 4096) -> bytes:
         return b""
 
 
-def _upright(img: Image.Image, label: str) -> Image.Image:
-    """``img`` turned by its EXIF orientation tag (no EXIF is rewritten, so a damaged EXIF block
-    elsewhere does not matter); an orientation that cannot be read is refused."""
+def upright(img: Image.Image, label: str) -> Image.Image:
+    """``img`` turned by its EXIF orientation tag, as a new image (``img`` itself when it needs
+    no turn).  No EXIF is rewritten, unlike Pillow's ``ImageOps.exif_transpose``, so a damaged
+    EXIF entry elsewhere does not matter; an EXIF block that cannot be read is a
+    :class:`DataError` naming ``label``.  For callers holding a Pillow image of their own."""
     try:
         orientation = img.getexif().get(0x0112)
     except Exception:  # noqa: BLE001
@@ -208,9 +213,7 @@ def _upright(img: Image.Image, label: str) -> Image.Image:
     method = _ORIENTATION.get(orientation) if isinstance(orientation, int) else None
     if method is None:
         return img
-    turned = img.transpose(method)
-    img.close()
-    return turned
+    return img.transpose(method)
 
 
 def open_rgb(source: str | Path | bytes, name: str | None = None, max_pixels: int | None = None,
