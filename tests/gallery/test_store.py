@@ -140,6 +140,7 @@ def test_duplicates_nfc_and_sql_looking_names(store):
     ("..", "no letter or digit"), (".", "no letter or digit"), ("--", "no letter or digit"),
     ("a/..", "'..' part"), ("../../etc/passwd", "'..' part"), ("Ada/", "empty"),
     ("x\\..\\y", "'..' part"), ("\u200d", "invisible"),
+    ("Z" + "\u0301\u0316\u0327" * 4 + "algo", "combining marks"),
 ])
 def test_bad_names_are_refused(store, name, match):
     with pytest.raises(DataError, match=match):
@@ -159,6 +160,8 @@ def test_names_are_normalised_and_unique_regardless_of_case(store):
     # joiners inside a word are part of some spellings (here Malayalam chillu with ZWJ) and stay
     malayalam = "\u0d28\u0d4d\u200d\u0d28"
     assert enroll(store, malayalam, seed=1).name == malayalam
+    pointed = "\u05e9\u05c1\u05b8\u05dc\u05d5\u05b9\u05dd"  # pointed Hebrew: marks are letters' own
+    assert enroll(store, pointed, seed=4).name == unicodedata.normalize("NFC", pointed)
     # a change of case is a rename of the same person; another person's name in any case is not
     assert store.rename("priya sharma", "PRIYA Sharma").id == priya.id
     bob = enroll(store, "Bob", seed=2)
@@ -167,7 +170,8 @@ def test_names_are_normalised_and_unique_regardless_of_case(store):
     store.add_encodings("BOB", MODEL, vectors(1, 3), ["b2"])
     assert store.person("Bob").encodings == 3
     store.delete("bob")
-    assert [p.name for p in store.people()] == sorted(["PRIYA Sharma", malayalam])
+    assert [p.name for p in store.people()] == sorted(["PRIYA Sharma", malayalam,
+                                                       unicodedata.normalize("NFC", pointed)])
     assert store.person_by_id(priya.id).name == "PRIYA Sharma"
     for missing in (bob.id, 0, -1, 2**63, 10**30):
         with pytest.raises(NotFound, match=f"no person with id {missing}"):

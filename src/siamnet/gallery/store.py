@@ -116,14 +116,22 @@ def now_utc() -> datetime:
 #: Persian spellings (and emoji sequences) need; every other format character (U+200B zero
 #: width space, U+200E/F and U+202A-E/U+2066-9 bidirectional controls, U+FEFF, ...) is refused
 _JOINERS = {"\u200c", "\u200d"}
+#: more combining marks than this on one character is a pile ("Zalgo" text), not a spelling
+#: (Vietnamese uses two, pointed Hebrew and Tibetan stacks a few more)
+MAX_COMBINING_RUN = 8
 
 
 def check_characters(text: str, what: str) -> None:
     """Refuse what cannot be shown honestly: undecodable bytes, control, bidirectional and other
     invisible formatting characters, unassigned and private-use code points."""
     shown = text.encode("unicode_escape").decode("ascii")[:120]
+    run = 0
     for i, c in enumerate(text):
         cat = unicodedata.category(c)
+        run = run + 1 if cat in ("Mn", "Me") else 0
+        if run > MAX_COMBINING_RUN:
+            raise DataError(f"{what} {shown!r} stacks more than {MAX_COMBINING_RUN} combining "
+                            "marks on one character")
         if c == "\ufffd" or cat == "Cs":
             raise DataError(f"{what} {shown!r} is not valid UTF-8 text")
         if cat in ("Cc", "Zl", "Zp"):
