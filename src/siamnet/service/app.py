@@ -122,11 +122,23 @@ class Service:
             barrier = threading.Barrier(n, timeout=600)
 
             def one():
-                self._warm_thread()
+                try:
+                    self._warm_thread()
+                except BaseException:
+                    barrier.abort()  # the other threads stop waiting
+                    raise
                 barrier.wait()  # hold this thread so that each task gets a thread of its own
 
+            errors = []
             for f in [self.pool.submit(one) for _ in range(n)]:
-                f.result()
+                try:
+                    f.result()
+                except threading.BrokenBarrierError as exc:
+                    errors.append(exc)
+                except BaseException as exc:  # the real failure first
+                    errors.insert(0, exc)
+            if errors:
+                raise errors[0]
             self._warm = True
 
     def _warm_thread(self) -> None:
@@ -257,7 +269,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
         return _error(exc.status_code, detail, getattr(exc, "headers", None))
-
 
 
 def log_internal_error(method: str, path: str, exc: BaseException) -> None:
