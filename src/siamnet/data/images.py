@@ -160,8 +160,8 @@ def open_image(source: str | Path | bytes, name: str | None = None,
                                     "is not supported")
                 img.load()  # the first frame only: a fresh image is on frame 0
         except UnidentifiedImageError:
-            data = src if isinstance(src, bytes) else _head(src)
-            other = _sniff_format(data)
+            # only the head of the file: naming the format must not cost a decode
+            other = _sniff_format(src[:65536] if isinstance(src, bytes) else _head(src, 65536))
             if other:
                 raise DataError(f"{label}: cannot read image: it is in the {other} format, which "
                                 f"siamnet does not read ({ACCEPTED_TEXT} expected)") from None
