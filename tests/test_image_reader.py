@@ -54,7 +54,7 @@ def test_refused_formats_are_named():
 
 @pytest.mark.parametrize("fmt, mode", [("JPEG", "RGB"), ("PNG", "RGBA"), ("WEBP", "RGB"),
                                        ("BMP", "RGB"), ("TIFF", "I;16"), ("GIF", "P"),
-                                       ("PPM", "L"), ("PPM", "RGB"), ("TIFF", "F")])
+                                       ("PPM", "L"), ("PPM", "RGB"), ("TIFF", "F"), ("MPO", "RGB")])
 def test_accepted_formats_read(fmt, mode):
     a = (np.arange(12 * 10) % 200).reshape(10, 12).astype(np.uint8)
     img = (Image.fromarray((a / 255.0).astype(np.float32), "F") if mode == "F"

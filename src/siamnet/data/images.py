@@ -81,6 +81,8 @@ def _plain(exc: BaseException, fmt: str | None) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, MemoryError):
         return "it is too large to decode in memory"
+    if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
+        return f"the file cannot be read ({exc.strerror})"
     if "truncated" in text.lower() or isinstance(exc, EOFError):
         return "the file is truncated (it ends before the image does)"
     if isinstance(exc, (OSError, SyntaxError, ValueError)) and not isinstance(exc, struct.error) \
