@@ -159,9 +159,15 @@ def test_unknown_face_then_enroll_from_the_camera(launch, cameras, service, api,
     kiosk.goto(service.url + "/kiosk")
     ex(kiosk.locator("#result-name")).to_have_text("unknown", timeout=45_000)
     shot(kiosk, "07-kiosk-unknown")
-    kiosk.close()
     events = api.get(f"/api/attendance?day={today()}")
     assert any(e["decision"] == "unknown" and e["person_id"] is None for e in events), events
+    # the stranger stays in front of the kiosk: more frames, no more rows (one per cooldown)
+    unknown = len([e for e in events if e["decision"] == "unknown"])
+    kiosk.wait_for_timeout(3000)
+    ex(kiosk.locator("#result-name")).to_have_text("unknown")
+    kiosk.close()
+    later = api.get(f"/api/attendance?day={today()}")
+    assert len([e for e in later if e["decision"] == "unknown"]) == unknown, later
 
     # the admin enrolls the stranger from two camera frames; the kiosk then knows them
     admin = admin_page(browser, service)
@@ -208,4 +214,30 @@ def test_names_and_errors_show_as_text(launch, cameras, celeba, service, api, sh
     page.click("#enroll-submit")
     expect()(page.locator("#enroll-message")).to_contain_text("Not enrolled:", timeout=30_000)
     shot(page, "10-admin-escaped-and-error")
+    # the refused photo is off the list, so enrolling again does not meet it again
+    expect()(page.locator("#enroll-message")).to_contain_text("blank.png) was taken off the list")
+    expect()(page.locator("#enroll-thumbs .thumb")).to_have_count(0)
+    # six photos chosen: five kept, and the page says which one was not
+    six = []
+    for i in range(6):
+        six.append(tmp_path / f"photo{i}.png")
+        Image.new("RGB", (60, 60), (40 * i, 90, 90)).save(six[-1])
+    page.set_input_files("#enroll-files", [str(p) for p in six])
+    expect()(page.locator("#enroll-thumbs .thumb")).to_have_count(5)
+    expect()(page.locator("#enroll-message")).to_contain_text("photo5.png was not added")
     assert DIALOGS[page]["seen"] == [], DIALOGS[page]["seen"]
+
+
+def test_api_pages_render_from_local_files(launch, cameras, service, shot):
+    """/docs (Swagger UI) and /redoc (ReDoc) draw the API with no CDN (the autouse fixture fails
+    the test on any request outside the service), and the favicon is there."""
+    browser = launch(cameras["stranger"])
+    page = page_with_token(browser, service)
+    page.goto(service.url + "/docs")
+    expect()(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=30_000)
+    expect()(page.locator(".swagger-ui")).to_contain_text("/api/checkin")
+    shot(page, "11-docs-offline")
+    page.goto(service.url + "/redoc")
+    expect()(page.locator("h1").first).to_contain_text("siamnet attendance", timeout=30_000)
+    assert page.request.get(service.url + "/favicon.ico").status == 200
+

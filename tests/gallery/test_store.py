@@ -131,11 +131,87 @@ def test_duplicates_nfc_and_sql_looking_names(store):
     ("", "name must not be empty"), ("   ", "name must not be empty"),
     ("x" * 201, "longer than 200"), ("a\x00b", "control characters"),
     ("tab\there", "control characters"), (42, "name must be text"), (None, "must not be empty"),
+    # issue 15, item 2: what cannot be shown honestly
+    ("\u200b\u200c\u200d", "invisible formatting character"), ("\u2060", "invisible"),
+    ("Eve\u202egnp.exe", "U\\+202E"), ("\u2067Mallory", "U\\+2067"), ("Ada\u200e", "U\\+200E"),
+    ("bad \ufffd utf-8", "not valid UTF-8"), ("lone \udcff surrogate", "not valid UTF-8"),
+    ("line\r\nbreak", "control characters"), ("para\u2029graph", "control characters"),
+    ("\ue000private", "cannot be shown"), ("unassigned \U000e0080", "cannot be shown"),
+    ("..", "no letter or digit"), (".", "no letter or digit"), ("--", "no letter or digit"),
+    ("a/..", "'..' part"), ("../../etc/passwd", "'..' part"), ("Ada/", "empty"),
+    ("x\\..\\y", "'..' part"), ("\u200d", "invisible"),
+    ("Z" + "\u0301\u0316\u0327" * 4 + "algo", "combining marks"),
 ])
 def test_bad_names_are_refused(store, name, match):
     with pytest.raises(DataError, match=match):
         store.add_person(name, None, MODEL, vectors(1), ["a"])
     assert count(store, "people") == 0
+
+
+def test_names_are_normalised_and_unique_regardless_of_case(store):
+    priya = enroll(store, "Priya  \u00a0Sharma", employee_id="E7")
+    assert priya.name == "Priya Sharma"  # white space made one space
+    for typed in ("priya sharma", "PRIYA SHARMA", " Priya Sharma "):
+        with pytest.raises(DataError, match="'.*' is already enrolled as 'Priya Sharma'|"
+                                            "'Priya Sharma' is already enrolled"):
+            enroll(store, typed)
+        assert store.person(typed).id == priya.id
+    assert count(store, "people") == 1
+    # joiners inside a word are part of some spellings (here Malayalam chillu with ZWJ) and stay
+    malayalam = "\u0d28\u0d4d\u200d\u0d28"
+    assert enroll(store, malayalam, seed=1).name == malayalam
+    pointed = "\u05e9\u05c1\u05b8\u05dc\u05d5\u05b9\u05dd"  # pointed Hebrew: marks are letters' own
+    assert enroll(store, pointed, seed=4).name == unicodedata.normalize("NFC", pointed)
+    # a change of case is a rename of the same person; another person's name in any case is not
+    assert store.rename("priya sharma", "PRIYA Sharma").id == priya.id
+    bob = enroll(store, "Bob", seed=2)
+    with pytest.raises(DataError, match="cannot rename 'Bob': 'PRIYA Sharma' is already enrolled"):
+        store.rename("bob", "priya sharma")
+    store.add_encodings("BOB", MODEL, vectors(1, 3), ["b2"])
+    assert store.person("Bob").encodings == 3
+    store.delete("bob")
+    assert [p.name for p in store.people()] == sorted(["PRIYA Sharma", malayalam,
+                                                       unicodedata.normalize("NFC", pointed)])
+    assert store.person_by_id(priya.id).name == "PRIYA Sharma"
+    for missing in (bob.id, 0, -1, 2**63, 10**30):
+        with pytest.raises(NotFound, match=f"no person with id {missing}"):
+            store.person_by_id(missing)
+    with pytest.raises(NotFound) as err:
+        store.person("Nobody")
+    assert "store.db" not in str(err.value) and "postgresql" not in str(err.value)
+    for typed in ("nul\x00byte", "lone \udcff"):  # PostgreSQL text cannot even hold a NUL
+        with pytest.raises(DataError, match="control characters"):
+            store.person(typed)
+
+
+def test_version_2_file_with_names_differing_in_case_migrates(tmp_path):
+    """Before version 3, "ada" and "Ada" could both be enrolled: both are kept, each found by
+    its exact name, each can be renamed and deleted; a new "ADA" is refused."""
+    from siamnet.gallery.sqlite import MIGRATIONS
+
+    path = tmp_path / "v2.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)")
+    for version in (1, 2):
+        for statement in MIGRATIONS[version]:
+            db.execute(statement)
+        db.execute("INSERT INTO schema_version VALUES (?, '2025-01-01T00:00:00+00:00')",
+                   (version,))
+    for pid, name in ((1, "Ada"), (2, "ada"), (3, "..")):
+        db.execute("INSERT INTO people VALUES (?, ?, NULL, '2025-01-01T00:00:00+00:00')",
+                   (pid, name))
+    db.commit()
+    db.close()
+    with open_store(path) as s:
+        assert s.schema_version == SCHEMA_VERSION == 3
+        assert (s.person("Ada").id, s.person("ada").id) == (1, 2)
+        with pytest.raises(DataError, match="already enrolled"):
+            enroll(s, "ADA")
+        s.rename("ada", "Ada Two")
+        s.rename("..", "Dot Dot")  # a name stored before the rules can still be renamed
+        assert [p.name for p in s.people()] == ["Ada", "Ada Two", "Dot Dot"]
+        s.delete("Ada Two")
+        assert s.count_people() == 2
 
 
 def test_bad_encodings_are_refused(store):
@@ -357,3 +433,88 @@ def test_postgres_connection_errors_name_the_url_without_its_password():
                                         "connect to PostgreSQL") as info:
         open_store(f"postgresql://ada:hunter2@127.0.0.1:{port}/x")
     assert "hunter2" not in str(info.value)
+
+
+# -- issue 15, items 6 and 7: private files, faults reported in plain words ------------------
+
+
+def test_sqlite_files_are_created_private(tmp_path):
+    import os
+    import stat
+
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    os.chmod(shared, 0o755)  # an existing, world-readable data folder
+    old = os.umask(0o022)
+    try:
+        with open_store(shared / "new" / "gallery.db") as s:  # a new folder, a new file
+            enroll(s, "Ada")
+            files = sorted(p.name for p in (shared / "new").iterdir())
+            assert files == ["gallery.db", "gallery.db-shm", "gallery.db-wal"]
+            for p in (shared / "new").iterdir():
+                assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+        assert stat.S_IMODE((shared / "new").stat().st_mode) == 0o700
+        with open_store(shared / "siamnet.db") as s:  # a new file in the existing folder
+            enroll(s, "Bob")
+            assert stat.S_IMODE((shared / "siamnet.db").stat().st_mode) == 0o600
+            assert stat.S_IMODE((shared / "siamnet.db-wal").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+def make_read_only(store):
+    if store.kind == "sqlite":
+        store.conn.execute("PRAGMA query_only = ON")
+    else:
+        store.conn.execute("SET default_transaction_read_only = on")
+
+
+def test_a_read_only_store_is_one_clear_fault(store):
+    from siamnet.gallery.store import StoreFault
+
+    enroll(store, "Ada")
+    assert store.write_check() is None
+    make_read_only(store)
+    for write in (lambda: enroll(store, "Bob", seed=1), lambda: store.rename("Ada", "Eve"),
+                  lambda: store.add_event(event()), lambda: store.set_setting("k", "v")):
+        with pytest.raises(StoreFault, match="the store cannot be written: the .*read-only") as e:
+            write()
+        assert e.value.status == 503 and "store.db" not in str(e.value)
+    assert "read-only" in store.write_check()
+    assert [p.name for p in store.people()] == ["Ada"]  # reads still work, nothing changed
+
+
+def test_a_full_disk_is_507_and_reported_until_a_write_succeeds(tmp_path):
+    from siamnet.gallery.store import StoreFault
+
+    with open_store(tmp_path / "full.db") as s:
+        enroll(s, "Ada")
+        pages = s.conn.execute("PRAGMA page_count").fetchone()[0]
+        s.conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLITE_FULL on the next page
+        with pytest.raises(StoreFault, match="the store cannot be written: the disk is full") as e:
+            for i in range(50):  # until a new page is needed
+                enroll(s, f"Person {i}", n=5, seed=i, photos=[b"x" * 4000] * 5)
+        assert e.value.status == 507
+        assert "disk is full" in s.write_check()  # the tiny probe may pass; the fault is kept
+        s.conn.execute(f"PRAGMA max_page_count = {pages * 100}")
+        enroll(s, "After", seed=99)
+        assert s.write_check() is None
+
+
+def test_a_damaged_row_is_one_clear_fault(tmp_path):
+    from siamnet.gallery.store import StoreFault
+
+    path = tmp_path / "damaged.db"
+    with open_store(path) as s:
+        enroll(s, "Ada")
+        s.add_event(event(s.person("Ada")))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE people SET created = 'not a time'")
+    db.execute("UPDATE events SET distance = 'far'")
+    db.commit()
+    db.close()
+    with open_store(path) as s:
+        with pytest.raises(StoreFault, match=r"damaged row \(table people, id 1\)"):
+            s.people()
+        with pytest.raises(StoreFault, match=r"damaged row \(table events, id 1\)"):
+            s.events(T0 - timedelta(days=1), T0 + timedelta(days=1))

@@ -39,6 +39,9 @@ def make_client(tmp_path, siamnet_cache):
     clients = []
 
     def make(data: Path | None = None, **fields):
+        # one face thread unless a test asks for more: the service warms every face thread up
+        # before it answers (a few seconds each on a shared CPU)
+        fields.setdefault("workers", 1)
         settings = Settings(data=data or tmp_path / f"data{len(clients)}", **fields)
         client = TestClient(create_app(settings), raise_server_exceptions=False)
         client.__enter__()

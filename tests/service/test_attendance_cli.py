@@ -91,6 +91,8 @@ def test_report_range_and_person(filled, capsys):
     (["today", "--timezone", "Mars/Olympus"], "--timezone 'Mars/Olympus'"),
     (["report", "--from", "2000-01-01", "--to", "2030-01-01"], "more than"),
     (["today", "--person", "Nobody"], "Nobody"),
+    (["report", "--from", "9999-12-31"], "give a day from 1900-01-01 to 9998-12-31"),
+    (["report", "--from", "0001-01-01", "--to", "0001-01-05"], "--from 0001-01-01"),
 ])
 def test_errors_are_one_line_and_exit_2(filled, capsys, argv, words):
     data, _ = filled
@@ -103,6 +105,15 @@ def test_missing_store_is_named(tmp_path, capsys):
     code, _, err = run(capsys, "attendance", "today", "--data", tmp_path / "nowhere")
     assert code == 2 and "nowhere" in err and "siamnet serve" in err
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_zero_byte_store_is_refused_not_rebuilt(tmp_path, capsys):
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "siamnet.db").write_bytes(b"")
+    code, _, err = run(capsys, "attendance", "today", "--data", str(data))
+    assert code == 2 and "the store file is empty (0 bytes)" in err
+    assert (data / "siamnet.db").stat().st_size == 0
 
 
 def test_days_follow_the_time_zone():

@@ -28,7 +28,8 @@ def admin_routes(app) -> list[tuple[str, str]]:
         for method in sorted(getattr(route, "methods", None) or ()):
             if method in ("HEAD", "OPTIONS") or (method, path) in KIOSK_ROUTES:
                 continue
-            out.append((method, path.replace("{name:path}", "Somebody").replace("{name}", "x")))
+            out.append((method, path.replace("{name:path}", "Somebody").replace("{name}", "x")
+                        .replace("{person_id}", "1")))
     return out
 
 
@@ -88,8 +89,15 @@ def test_sql_looking_names_are_stored_literally(enrolled, photos):
     r = client.get("/api/attendance", params={"person": "x' OR 1=1 --"}, headers=A)
     assert r.status_code == 404 and "x' OR 1=1 --" in r.json()["error"]
     assert client.get("/api/attendance", params={"person": name}, headers=A).json() == []
+    # a name a client would rewrite in a URL (issue 15, item 2) is refused, not stored
     r = client.patch(f"/api/people/{name.strip()}", json={"name": "../../etc/passwd"}, headers=A)
-    assert r.status_code == 200 and r.json()["name"] == "../../etc/passwd"
+    assert r.status_code == 400 and "'..' part" in r.json()["error"]
+    for hidden in ("..", "\u200b\u200b", "Eve\u202egnp.jpg", "Ada\r\nX", "bad\ufffd"):
+        r = client.patch(f"/api/people/{name.strip()}", json={"name": hidden}, headers=A)
+        assert r.status_code == 400, (hidden, r.text)
+    # the same name in another case is the same person
+    r = client.patch(f"/api/people/{name.strip()}", json={"name": "somebody"}, headers=A)
+    assert r.status_code == 409 and "already enrolled" in r.json()["error"]
     assert client.delete("/api/people/../../etc/passwd", headers=A).status_code in (204, 404)
 
 
@@ -104,7 +112,7 @@ def bad_uploads(photo_bytes: bytes) -> list[tuple[str, tuple, int, str]]:
         ("decompression bomb (header)", ("huge.png", png_header(20000, 20000), "image/png"), 413,
          "megapixel"),
         ("decompression bomb (real)", ("bomb.png", png_bomb(7000, 6000), "image/png"), 413,
-         "7000x6000 pixels, more than the 40 megapixel"),
+         "(7000x6000), more than the 40 megapixels"),
         ("path traversal", ("../../etc/passwd.jpg", photo_bytes, "image/jpeg"), 400, "path"),
         ("windows traversal", ("..\\..\\boot.jpg", photo_bytes, "image/jpeg"), 400, "path"),
         ("oversized", ("big.jpg", photo_bytes + b"\0" * (10 * 2**20), "image/jpeg"), 413, "MB"),
@@ -166,9 +174,20 @@ def test_malformed_requests_get_clear_4xx(enrolled):
         (client.delete("/api/people/Nobody", headers=A), 404, "Nobody"),
         (client.post("/api/people/Nobody/photos", headers=A,
                      files=[("images", ("a.jpg", b"x", "image/jpeg"))]), 4, ""),
-        (client.get("/api/attendance?day=2024-02-30", headers=A), 400, "2024-02-30"),
-        (client.get("/api/attendance?from=2024-03-02&to=2024-03-01", headers=A), 400, "before"),
-        (client.get("/api/attendance.csv?day=yesterday", headers=A), 400, "yesterday"),
+        (client.get("/api/attendance?day=2024-02-30", headers=A), 422, "2024-02-30"),
+        (client.get("/api/attendance?from=2024-03-02&to=2024-03-01", headers=A), 422, "before"),
+        (client.get("/api/attendance.csv?day=yesterday", headers=A), 422, "yesterday"),
+        # issue 15, item 4: the ends of the calendar are a 422, not an OverflowError
+        (client.get("/api/attendance?day=9999-12-31", headers=A), 422, "9998-12-31"),
+        (client.get("/api/attendance?from=0001-01-01", headers=A), 422, "1900-01-01"),
+        (client.get("/api/attendance?from=9998-12-30&to=9999-12-31", headers=A), 422, "9999"),
+        (client.get("/api/attendance.csv?day=9999-12-31", headers=A), 422, "9999-12-31"),
+        (client.get("/api/attendance.csv?from=0001-01-01&to=0001-01-02", headers=A), 422, "0001"),
+        (client.get("/api/attendance/daily?day=9999-12-31", headers=A), 422, "9999-12-31"),
+        (client.get("/api/attendance/daily?from=0001-01-01&to=0001-12-31", headers=A), 422,
+         "0001"),
+        (client.get("/api/attendance?day=20240303", headers=A), 422, "YYYY-MM-DD"),
+        (client.get("/api/attendance?person=Nobody", headers=A), 404, "no person named"),
         (client.get("/api/audit?limit=0", headers=A), 422, "limit"),
         (client.get("/api/nothing-here", headers=A), 404, ""),
     ]
@@ -177,6 +196,7 @@ def test_malformed_requests_get_clear_4xx(enrolled):
         assert ok, (i, r.status_code, r.text)
         assert r.headers["content-type"].startswith("application/json"), (i, r.text)
         assert words.lower() in r.json()["error"].lower(), (i, r.text)
+        assert ".db" not in r.json()["error"], (i, r.text)  # never the database's path
     assert snapshot(client) == before
 
 

@@ -6,6 +6,7 @@ class is the folder that holds the images, its *group* (alphabet) the first fold
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,25 @@ from tqdm import tqdm
 
 from ..errors import DataError
 from .images import IMAGE_SUFFIXES, Preprocess, load_image
+
+
+def image_files(root: Path) -> list[Path]:
+    """Every image file under ``root``, sorted, following symbolic links to folders and files
+    (a folder reached twice, e.g. through a link loop, is read once)."""
+    seen: set[str] = set()
+    found = []
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for n in names:
+            p = Path(folder) / n
+            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+                found.append(p)
+    return sorted(found)
 
 
 @dataclass
@@ -36,8 +56,7 @@ class ImageFolder:
             raise DataError(f"{root}: dataset folder does not exist")
         if not root.is_dir():
             raise DataError(f"{root}: not a folder (expected root/<class>/<image>)")
-        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-        files = [p for p in files if p.parent != root]
+        files = [p for p in image_files(root) if p.parent != root]
         if not files:
             raise DataError(f"{root}: no images found (expected root/<class>/<image> or root/<group>/<class>/<image>)")
         class_dirs = sorted({p.parent for p in files})

@@ -82,13 +82,13 @@ def load(image: ImageInput) -> np.ndarray:
         return load_image(image)
     if isinstance(image, np.ndarray):
         return _array_to_rgb(image)
-    try:
-        from PIL import Image, ImageOps
-    except ImportError:  # pragma: no cover - Pillow is a dependency
-        Image = None
-    if Image is not None and isinstance(image, Image.Image):
-        return to_rgb_array(ImageOps.exif_transpose(image))
-    raise TypeError(f"expected a path, a PIL image or a numpy array, got {type(image).__name__}")
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        from siamnet.data.images import upright
+
+        return to_rgb_array(upright(image, "image"))
+    raise DataError(f"expected an image file, a PIL image or a numpy array, got {type(image).__name__}")
 
 
 def _array_to_rgb(a: np.ndarray) -> np.ndarray:

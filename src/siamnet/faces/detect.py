@@ -24,7 +24,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from siamnet.errors import DataError, ModelError
+from siamnet.errors import ModelError
 from siamnet.faces.resources import dlib_model_path
 
 CHIP_SIZE = 150
@@ -45,18 +45,13 @@ def to_rgb_array(img) -> np.ndarray:
 def load_image(path: str | Path) -> np.ndarray:
     """Read an image file as uint8 RGB (H, W, 3), upright according to its EXIF tag.
 
-    File checks (missing, empty, truncated, not an image, decompression bomb) are
-    :func:`siamnet.data.images.open_image`'s; each raises :class:`DataError` naming the file.
+    Read by :func:`siamnet.data.images.open_rgb`, the one safe reader (accepted formats, pixel
+    limit before decoding, first frame only); every problem is a :class:`DataError` naming the
+    file.
     """
-    from siamnet.data.images import open_image
+    from siamnet.data.images import open_rgb
 
-    img = open_image(path)
-    try:
-        return to_rgb_array(img)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot convert image to RGB ({exc})") from None
-    finally:
-        img.close()
+    return open_rgb(path, background=(0, 0, 0))
 
 
 # -- interfaces ----------------------------------------------------------------------------

@@ -304,7 +304,7 @@ class Gallery:
         models = self.store.encoding_models()
         if models and self.model.name not in models:
             used = ", ".join(f"{m} ({n} {self.subjects_noun})" for m, n in models.items())
-            raise DataError(f"{self.path}: its subjects were enrolled with {used}, not with "
+            raise DataError(f"this gallery's {self.subjects_noun} were enrolled with {used}, not with "
                             f"{self.model.name}, and encodings of different models cannot be "
                             f"compared; {consequence} (use the model they were enrolled with)")
 

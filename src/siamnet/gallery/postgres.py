@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 import numpy as np
 
 from siamnet.errors import DataError
-from siamnet.gallery.sql import SqlStore
-from siamnet.gallery.store import SCHEMA_VERSION, missing_extra, redact_url
+from siamnet.gallery.sql import SqlStore, fill_name_keys
+from siamnet.gallery.store import SCHEMA_VERSION, StoreFault, missing_extra, redact_url
 
 try:
     import psycopg
@@ -80,6 +80,12 @@ MIGRATIONS: dict[int, list[str]] = {
                id INTEGER PRIMARY KEY CHECK (id = 1),
                value BIGINT NOT NULL)""",
         "INSERT INTO generation VALUES (1, 1)",
+    ],
+    # names unique regardless of case: the case-folded name (siamnet.gallery.store.name_key)
+    3: [
+        "ALTER TABLE people ADD COLUMN name_key TEXT",
+        fill_name_keys,
+        "CREATE UNIQUE INDEX people_by_name_key ON people(name_key)",
     ],
 }
 assert max(MIGRATIONS) == SCHEMA_VERSION
@@ -140,7 +146,11 @@ class PostgresStore(SqlStore):
         if self._conn is None or self._conn.closed or self._conn.broken:
             if self._conn is not None:
                 self._conn.close()
-            self._connect()
+            try:
+                self._connect()
+            except DataError:
+                raise StoreFault("the store cannot be reached: the PostgreSQL server does not "
+                                 "answer; try again") from None
         return self._conn
 
     def _tables(self) -> set[str]:
@@ -173,10 +183,27 @@ class PostgresStore(SqlStore):
 
     @contextmanager
     def _tx(self):
-        with self._lock:
+        with self._lock, self._guard(writing=True):
             conn = self.conn
             with conn.transaction():
                 yield conn
+
+    def _fault(self, exc: BaseException, writing: bool) -> StoreFault | None:
+        verb = "written" if writing else "read"
+        if psycopg is None or not isinstance(exc, psycopg.Error):
+            return None
+        if isinstance(exc, (pg_errors.DiskFull, pg_errors.OutOfMemory)):
+            return StoreFault(f"the store cannot be {verb}: the PostgreSQL server's disk is full",
+                              507)
+        if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+            return StoreFault(f"the store cannot be {verb}: the PostgreSQL database is read-only")
+        if isinstance(exc, (psycopg.OperationalError, pg_errors.AdminShutdown,
+                            pg_errors.CannotConnectNow)):
+            return StoreFault(f"the store cannot be {verb}: the PostgreSQL server cannot be "
+                              "reached; try again")
+        if isinstance(exc, pg_errors.DataCorrupted):
+            return StoreFault(f"the store cannot be {verb}: the PostgreSQL database is damaged")
+        return None
 
     def close(self) -> None:
         with self._lock:
@@ -204,7 +231,7 @@ class PostgresStore(SqlStore):
         return [r[0] for r in rows]
 
     def encodings(self, model) -> tuple[np.ndarray, np.ndarray]:
-        with self._lock:
+        with self._lock, self._guard(writing=False):
             cur = self.conn.cursor(binary=True)
             rows = cur.execute("SELECT person_id, vector FROM encodings WHERE model = %s "
                                "ORDER BY id", (model,)).fetchall()

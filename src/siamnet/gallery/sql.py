@@ -21,8 +21,9 @@ settings, the migration loop); :class:`~siamnet.gallery.sqlite.SqliteStore` and
 from __future__ import annotations
 
 import json
+import time
 from abc import abstractmethod
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import datetime
 
@@ -37,6 +38,7 @@ from siamnet.gallery.store import (
     NotFound,
     Person,
     Store,
+    StoreFault,
     _limit,
     aware_utc,
     check_detail,
@@ -45,8 +47,24 @@ from siamnet.gallery.store import (
     check_setting_key,
     clean_name,
     clean_text,
+    lookup_name,
+    name_key,
     now_utc,
+    required_text,
 )
+
+
+def fill_name_keys(store: "SqlStore", db) -> None:
+    """Migration 3's data step: every person's :func:`name_key`.  Two people whose names differ
+    only in case (possible before version 3) keep both: the later one's key is made unique
+    (``key\\x01id``, which no typed name can produce), and an exact name still finds it."""
+    seen: set[str] = set()
+    for pid, name in store._exec(db, "SELECT id, name FROM people ORDER BY id").fetchall():
+        key = name_key(name)
+        if key in seen:
+            key = f"{key}\x01{pid}"
+        seen.add(key)
+        store._exec(db, "UPDATE people SET name_key = ? WHERE id = ?", (key, pid))
 
 
 class SqlStore(Store):
@@ -133,9 +151,62 @@ class SqlStore(Store):
     def _exec(self, db, sql: str, args: tuple = ()):
         return db.execute(self._sql(sql), args)
 
+    def _fault(self, exc: BaseException, writing: bool) -> StoreFault | None:
+        """The :class:`StoreFault` a driver error means (disk full, read-only, damaged, busy,
+        unreachable), or None when it is not one (a constraint, our own bug)."""
+        return None
+
+    #: (time.monotonic(), message) of the last write that failed for a fault of the store,
+    #: cleared by the next write that commits: what /health reports
+    _last_fault: tuple[float, str] | None = None
+
+    @contextmanager
+    def _guard(self, writing: bool):
+        """Driver errors that are faults of the store become :class:`StoreFault`."""
+        try:
+            yield
+        except StoreFault as exc:
+            if writing:
+                self._last_fault = (time.monotonic(), str(exc))
+            raise
+        except Exception as exc:
+            fault = self._fault(exc, writing)
+            if fault is None:
+                raise
+            if writing:
+                self._last_fault = (time.monotonic(), str(fault))
+            raise fault from None
+        else:
+            if writing:
+                self._last_fault = None
+
     def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, self._guard(writing=False):
             return self._exec(self.conn, sql, args).fetchall()
+
+    def _decode(self, table: str, row, make):
+        """``make(row)``; a row whose values cannot be read is one clear :class:`StoreFault`."""
+        try:
+            return make(row)
+        except Exception:  # noqa: BLE001 - whatever a damaged value makes the parsers raise
+            rid = row[0] if row else "?"
+            raise StoreFault(f"the store holds a damaged row (table {table}, id {rid}); restore "
+                             "the database from a backup or delete that row") from None
+
+    def write_check(self) -> str | None:
+        """None when a write transaction commits now, else why not.  The write changes nothing
+        (``generation`` set to itself); a write fault seen since the last successful write is
+        reported too (a full disk may let this tiny write through)."""
+        last = self._last_fault
+        try:
+            with self._tx() as db:
+                self._exec(db, "UPDATE generation SET value = value WHERE id = 1")
+        except StoreFault as exc:
+            return str(exc)
+        self._last_fault = last  # the probe is not a write that proves the store healthy again
+        if last is not None and time.monotonic() - last[0] < 300:
+            return f"{last[1]} (the last write failed {time.monotonic() - last[0]:.0f} s ago)"
+        return None
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -163,7 +234,10 @@ class SqlStore(Store):
                     db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, "
                                f"applied {self._STAMP_TYPE} NOT NULL)")
                 for statement in self.MIGRATIONS[target]:
-                    db.execute(statement)
+                    if callable(statement):  # a data step written in Python
+                        statement(self, db)
+                    else:
+                        db.execute(statement)
                 self._exec(db, "INSERT INTO schema_version VALUES (?, ?)",
                            (target, self._stamp(now_utc())))
 
@@ -179,17 +253,23 @@ class SqlStore(Store):
         db.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
 
     def _audit_tx(self, db, actor: str, action: str, detail: dict) -> int:
-        actor = clean_name(actor, "actor")
+        actor = required_text(actor, "actor")
         return self._insert_id(
             db, f"INSERT INTO audit ({self._TIME}, actor, action, detail) "
                 f"VALUES (?, ?, ?, {self._JSON_ARG})",
-            (self._time_arg(now_utc()), actor, clean_name(action, "action"),
+            (self._time_arg(now_utc()), actor, required_text(action, "action"),
              check_detail(detail)))
 
     def _person_row(self, db, name: str, lock: bool = False) -> tuple | None:
-        """(id, employee_id) of ``name``; ``lock``: for the rest of the transaction."""
-        return self._exec(db, "SELECT id, employee_id FROM people WHERE name = ?"
-                          + (self._FOR_UPDATE if lock else ""), (name,)).fetchone()
+        """(id, employee_id, name) of the person called ``name`` in any case (the exact spelling
+        first); ``lock``: for the rest of the transaction."""
+        lock_sql = self._FOR_UPDATE if lock else ""
+        row = self._exec(db, "SELECT id, employee_id, name FROM people WHERE name = ?" + lock_sql,
+                         (name,)).fetchone()
+        if row is None:
+            row = self._exec(db, "SELECT id, employee_id, name FROM people WHERE name_key = ?"
+                             + lock_sql, (name_key(name),)).fetchone()
+        return row
 
     def _insert_encodings(self, db, pid: int, model: str, vectors: np.ndarray,
                           sources: list[str], photos: list) -> None:
@@ -210,9 +290,12 @@ class SqlStore(Store):
         vectors, sources, photos = check_encodings(name, model, encodings, sources, photos)
         try:
             with self._tx() as db:
-                if self._person_row(db, name) is not None:
-                    raise DataError(f"{name!r} is already enrolled "
-                                    "(delete or rename that person first)")
+                taken = self._person_row(db, name)
+                if taken is not None:
+                    also = "" if taken[2] == name else f" as {taken[2]!r}"
+                    raise DataError(f"{name!r} is already enrolled{also} "
+                                    "(names are compared without regard to case; delete or "
+                                    "rename that person first)")
                 if employee_id is not None:
                     row = self._exec(db, "SELECT name FROM people WHERE employee_id = ?",
                                      (employee_id,)).fetchone()
@@ -220,8 +303,9 @@ class SqlStore(Store):
                         raise DataError(f"employee id {employee_id!r} already belongs to "
                                         f"{row[0]!r}")
                 pid = self._insert_id(
-                    db, "INSERT INTO people (name, employee_id, created) VALUES (?, ?, ?)",
-                    (name, employee_id, self._stamp(now_utc())))
+                    db, "INSERT INTO people (name, name_key, employee_id, created) "
+                        "VALUES (?, ?, ?, ?)",
+                    (name, name_key(name), employee_id, self._stamp(now_utc())))
                 self._insert_encodings(db, pid, model, vectors, sources, photos)
                 self._audit_tx(db, actor, "enroll", {"name": name, "employee_id": employee_id,
                                                      "model": model, "encodings": len(vectors)})
@@ -233,22 +317,22 @@ class SqlStore(Store):
 
     def add_encodings(self, name, model, encodings, sources, photos=None,
                       actor="system") -> Person:
-        name = clean_name(name)
+        name = lookup_name(name)
         vectors, sources, photos = check_encodings(name, model, encodings, sources, photos)
         with self._tx() as db:
             row = self._person_row(db, name, lock=True)
             if row is None:
-                raise NotFound(f"no person named {name!r} in {self.url}")
+                raise NotFound(f"no person named {name!r}")
             have = self._exec(db, "SELECT COUNT(*) FROM encodings WHERE person_id = ? "
                                   "AND model = ?", (row[0], model)).fetchone()[0]
             if have + len(vectors) > MAX_IMAGES_PER_PERSON:
                 raise DataError(f"{name!r} has {have} photos; adding {len(vectors)} would pass "
                                 f"the limit of {MAX_IMAGES_PER_PERSON}")
             self._insert_encodings(db, row[0], model, vectors, sources, photos)
-            self._audit_tx(db, actor, "add_photos", {"name": name, "model": model,
+            self._audit_tx(db, actor, "add_photos", {"name": row[2], "model": model,
                                                      "encodings": len(vectors)})
             self._bump(db)
-        return self.person(name, model)
+        return self.person_by_id(row[0], model)
 
     def _person_sql(self) -> str:
         t = self._TEXT_ARG
@@ -256,15 +340,37 @@ class SqlStore(Store):
                 f"LEFT JOIN encodings e ON e.person_id = p.id AND ({t} IS NULL OR e.model = {t}) ")
 
     def _person(self, row) -> Person:
-        pid, name, emp, n, created = row
-        return Person(int(pid), name, emp, int(n), self._created(created))
+        def make(r):
+            pid, name, emp, n, created = r
+            if not isinstance(name, str):
+                raise TypeError(name)
+            return Person(int(pid), name, emp, int(n), self._created(created))
+
+        return self._decode("people", row, make)
 
     def person(self, name, model=None) -> Person:
-        name = clean_name(name)
+        name = lookup_name(name)
         rows = self._read(self._person_sql() + "WHERE p.name = ? GROUP BY p.id",
                           (model, model, name))
         if not rows:
-            raise NotFound(f"no person named {name!r} in {self.url}")
+            rows = self._read(self._person_sql() + "WHERE p.name_key = ? GROUP BY p.id",
+                              (model, model, name_key(name)))
+        if not rows:
+            raise NotFound(f"no person named {name!r}")
+        return self._person(rows[0])
+
+    def person_by_id(self, person_id, model=None) -> Person:
+        """The person with this id (:class:`NotFound` when there is none)."""
+        try:
+            pid = int(person_id)
+        except (TypeError, ValueError):
+            raise DataError(f"person id must be a whole number, got {person_id!r}") from None
+        if not 1 <= pid < 2**63:  # no row has it, and the databases cannot even compare it
+            raise NotFound(f"no person with id {pid}")
+        rows = self._read(self._person_sql() + "WHERE p.id = ? GROUP BY p.id",
+                          (model, model, pid))
+        if not rows:
+            raise NotFound(f"no person with id {pid}")
         return self._person(rows[0])
 
     def people(self, model=None) -> list[Person]:
@@ -281,28 +387,33 @@ class SqlStore(Store):
         return {str(m): int(n) for m, n in rows}
 
     def rename(self, old, new, actor="system") -> Person:
-        old = clean_name(old)
+        old = lookup_name(old)
         new = clean_name(new, "new name")
         try:
             with self._tx() as db:
-                if self._person_row(db, old) is None:
-                    raise NotFound(f"no person named {old!r} in {self.url}")
-                if new != old and self._person_row(db, new) is not None:
-                    raise DataError(f"cannot rename {old!r}: {new!r} is already enrolled")
-                self._exec(db, "UPDATE people SET name = ? WHERE name = ?", (new, old))
+                row = self._person_row(db, old, lock=True)
+                if row is None:
+                    raise NotFound(f"no person named {old!r}")
+                pid, old = row[0], row[2]
+                other = self._person_row(db, new)
+                if other is not None and other[0] != pid:
+                    raise DataError(f"cannot rename {old!r}: {other[2]!r} is already enrolled "
+                                    "(names are compared without regard to case)")
+                self._exec(db, "UPDATE people SET name = ?, name_key = ? WHERE id = ?",
+                           (new, name_key(new), pid))
                 self._audit_tx(db, actor, "rename", {"old": old, "new": new})
                 self._bump(db)
         except self._DUPLICATE_ERRORS:
             raise DataError(f"cannot rename {old!r}: {new!r} is already enrolled") from None
-        return self.person(new)
+        return self.person_by_id(pid)
 
     def delete(self, name, actor="system") -> None:
-        name = clean_name(name)
+        name = lookup_name(name)
         with self._tx() as db:
             row = self._person_row(db, name, lock=True)
             if row is None:
-                raise NotFound(f"no person named {name!r} in {self.url}")
-            pid = row[0]
+                raise NotFound(f"no person named {name!r}")
+            pid, name = row[0], row[2]
             photos = self._exec(db, "DELETE FROM photos WHERE person_id = ?", (pid,)).rowcount
             n = self._exec(db, "DELETE FROM encodings WHERE person_id = ?", (pid,)).rowcount
             self._exec(db, "UPDATE events SET person_id = NULL WHERE person_id = ?", (pid,))
@@ -316,13 +427,18 @@ class SqlStore(Store):
             "SELECT image FROM photos WHERE person_id = ? ORDER BY id", (pid,))]
 
     def generation(self) -> int:
-        return int(self._read("SELECT value FROM generation WHERE id = 1")[0][0])
+        rows = self._read("SELECT value FROM generation WHERE id = 1")
+        return int(self._decode("generation", (1, *rows[0]) if rows else (), lambda r: int(r[1])))
 
     # -- events ---------------------------------------------------------------------------
 
     def _event(self, row) -> Event:
-        eid, t, kiosk, pid, name, dist, decision, model = row
-        return Event(int(eid), self._time(t), kiosk, pid, name, dist, decision, model)
+        def make(r):
+            eid, t, kiosk, pid, name, dist, decision, model = r
+            return Event(int(eid), self._time(t), kiosk, pid, name,
+                         None if dist is None else float(dist), decision, model)
+
+        return self._decode("events", row, make)
 
     def _event_sql(self) -> str:
         return (f"SELECT id, {self._TIME}, kiosk, person_id, name, distance, decision, model "
@@ -338,7 +454,7 @@ class SqlStore(Store):
                     (self._time_arg(e.time), e.kiosk, e.person_id, e.name, e.distance,
                      e.decision, e.model))
         except self._MISSING_REF_ERRORS:
-            raise NotFound(f"event: no person with id {e.person_id} in {self.url}") from None
+            raise NotFound(f"event: no person with id {e.person_id}") from None
         return replace(e, id=eid)
 
     def events(self, start, end, person=None, kiosk=None) -> list[Event]:
@@ -350,14 +466,14 @@ class SqlStore(Store):
         elif person is not None:
             sql, args = sql + " AND person_id = ?", args + [self.person(person).id]
         if kiosk is not None:
-            sql, args = sql + " AND kiosk = ?", args + [clean_name(kiosk, "kiosk")]
+            sql, args = sql + " AND kiosk = ?", args + [required_text(kiosk, "kiosk")]
         return [self._event(r) for r in self._read(sql + f" ORDER BY {self._TIME}, id",
                                                     tuple(args))]
 
     def last_event(self, person_id, kiosk=None) -> Event | None:
         sql, args = self._event_sql() + "WHERE person_id = ?", [int(person_id)]
         if kiosk is not None:
-            sql, args = sql + " AND kiosk = ?", args + [clean_name(kiosk, "kiosk")]
+            sql, args = sql + " AND kiosk = ?", args + [required_text(kiosk, "kiosk")]
         rows = self._read(sql + f" ORDER BY {self._TIME} DESC, id DESC LIMIT 1", tuple(args))
         return self._event(rows[0]) if rows else None
 
@@ -371,9 +487,12 @@ class SqlStore(Store):
     def _audit_entries(self, where: str, args: tuple) -> list[AuditEntry]:
         rows = self._read(f"SELECT id, {self._TIME}, actor, action, detail FROM audit " + where,
                           args)
-        return [AuditEntry(int(i), self._time(t), a, act,
-                           d if isinstance(d, dict) else json.loads(d))
-                for i, t, a, act, d in rows]
+        def make(r):
+            i, t, a, act, d = r
+            return AuditEntry(int(i), self._time(t), a, act,
+                              d if isinstance(d, dict) else json.loads(d))
+
+        return [self._decode("audit", r, make) for r in rows]
 
     def audit_log(self, limit=100) -> list[AuditEntry]:
         return self._audit_entries("ORDER BY id DESC LIMIT ?", (_limit(limit),))

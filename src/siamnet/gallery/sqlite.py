@@ -14,6 +14,8 @@ One connection per store, guarded by a lock, so one store may be shared by threa
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -23,8 +25,23 @@ from pathlib import Path
 import numpy as np
 
 from siamnet.errors import DataError
-from siamnet.gallery.sql import SqlStore
-from siamnet.gallery.store import SCHEMA_VERSION
+from siamnet.gallery.sql import SqlStore, fill_name_keys
+from siamnet.gallery.store import SCHEMA_VERSION, StoreFault
+
+#: SQLite's words for faults of the store → (HTTP status, plain reason)
+_FAULTS = [
+    ("full", 507, "the disk is full"),
+    ("readonly", 503, "the database file is read-only"),
+    ("read-only", 503, "the database file is read-only"),
+    ("disk i/o error", 503, "the disk reported an input/output error"),
+    ("malformed", 503, "the database file is damaged"),
+    ("not a database", 503, "the database file is damaged (not an SQLite database)"),
+    ("locked", 503, "the database is busy (locked by another process); try again"),
+    ("busy", 503, "the database is busy (locked by another process); try again"),
+    ("unable to open", 503, "the database file cannot be opened"),
+]
+#: less free space than this on the database's disk and /health says it is nearly full
+MIN_FREE_BYTES = 16 * 2**20
 
 #: schema migrations: version reached → statements that reach it from the version before.
 #: Version 1 is the gallery file of siamnet.faces (people and encodings), so those files open
@@ -76,6 +93,12 @@ MIGRATIONS: dict[int, list[str]] = {
                value INTEGER NOT NULL)""",
         "INSERT INTO generation VALUES (1, 1)",
     ],
+    # names unique regardless of case: the case-folded name (siamnet.gallery.store.name_key)
+    3: [
+        "ALTER TABLE people ADD COLUMN name_key TEXT",
+        fill_name_keys,
+        "CREATE UNIQUE INDEX people_by_name_key ON people(name_key)",
+    ],
 }
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
@@ -103,10 +126,12 @@ class SqliteStore(SqlStore):
             if not parent.is_dir():
                 if not create_folder:
                     raise DataError(f"{self.path}: folder {parent} does not exist")
-                try:
-                    parent.mkdir(parents=True, exist_ok=True)
+                try:  # biometric data: the owner's only
+                    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 except OSError as exc:
-                    raise DataError(f"{self.path}: cannot create folder {parent} ({exc})") from None
+                    raise DataError(f"{self.path}: cannot create folder {parent} "
+                                    f"({exc.strerror or 'refused'})") from None
+            _create_private(Path(self.path).expanduser())
         db = None
         try:
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -149,15 +174,44 @@ class SqliteStore(SqlStore):
 
     @contextmanager
     def _tx(self):
-        """One write transaction (``BEGIN IMMEDIATE``; ``ROLLBACK`` on any error)."""
-        with self._lock:
+        """One write transaction (``BEGIN IMMEDIATE``; ``ROLLBACK`` on any error, a failed
+        ``COMMIT`` included); faults of the file (full disk, read-only, damaged) become
+        :class:`~siamnet.gallery.store.StoreFault`."""
+        with self._lock, self._guard(writing=True):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
                 raise
-            self._db.execute("COMMIT")
+
+    def _fault(self, exc: BaseException, writing: bool) -> StoreFault | None:
+        if isinstance(exc, sqlite3.IntegrityError) or not isinstance(exc, sqlite3.DatabaseError):
+            return None
+        text = str(exc).lower()
+        for words, status, reason in _FAULTS:
+            if words in text:
+                break
+        else:
+            status, reason = 503, f"SQLite reported: {str(exc).strip()[:200]}"
+        verb = "written" if writing else "read"
+        return StoreFault(f"the store cannot be {verb}: {reason}", status)
+
+    def write_check(self) -> str | None:
+        why = super().write_check()
+        if why is None and self.path != ":memory:":
+            try:
+                free = shutil.disk_usage(Path(self.path).expanduser().resolve().parent).free
+            except OSError:
+                return None
+            if free < MIN_FREE_BYTES:
+                why = f"the disk is nearly full ({free / 2**20:.1f} MB free)"
+        return why
 
     def close(self) -> None:
         with self._lock:
@@ -205,3 +259,16 @@ class SqliteStore(SqlStore):
         ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         vectors = np.frombuffer(b"".join(r[2] for r in rows), "<f4").reshape(len(rows), -1)
         return ids, vectors.astype(np.float32)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (0600), before SQLite opens it:
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's permissions.  An existing
+    file is left as it is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # sqlite3.connect says why, in its own words
+    os.close(fd)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -25,10 +26,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from siamnet.errors import DataError
+from siamnet.errors import DataError, SiamnetError
 
 #: the schema version this siamnet writes; older files are migrated when opened
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_IMAGES_PER_PERSON = 5
 MAX_NAME_LENGTH = 200
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -37,6 +38,16 @@ DECISIONS = ("known", "unknown")
 
 class NotFound(DataError):
     """No such person (a :class:`~siamnet.errors.DataError`, so the CLI prints one line)."""
+
+
+class StoreFault(SiamnetError):
+    """The store cannot do what was asked, through no fault of the request: the disk is full
+    (``status`` 507), the database is read-only, damaged, busy or unreachable (503).  The
+    message says which in plain words and never quotes the database's path or password."""
+
+    def __init__(self, message: str, status: int = 503):
+        super().__init__(message)
+        self.status = status
 
 
 # -- records ------------------------------------------------------------------------------
@@ -101,27 +112,100 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: invisible characters allowed inside a word: ZERO WIDTH NON-JOINER and JOINER, which Indic and
+#: Persian spellings (and emoji sequences) need; every other format character (U+200B zero
+#: width space, U+200E/F and U+202A-E/U+2066-9 bidirectional controls, U+FEFF, ...) is refused
+_JOINERS = {"\u200c", "\u200d"}
+#: more combining marks than this on one character is a pile ("Zalgo" text), not a spelling
+#: (Vietnamese uses two, pointed Hebrew and Tibetan stacks a few more)
+MAX_COMBINING_RUN = 8
+
+
+def check_characters(text: str, what: str) -> None:
+    """Refuse what cannot be shown honestly: undecodable bytes, control, bidirectional and other
+    invisible formatting characters, unassigned and private-use code points."""
+    shown = text.encode("unicode_escape").decode("ascii")[:120]
+    run = 0
+    for i, c in enumerate(text):
+        cat = unicodedata.category(c)
+        run = run + 1 if cat in ("Mn", "Me") else 0
+        if run > MAX_COMBINING_RUN:
+            raise DataError(f"{what} {shown!r} stacks more than {MAX_COMBINING_RUN} combining "
+                            "marks on one character")
+        if c == "\ufffd" or cat == "Cs":
+            raise DataError(f"{what} {shown!r} is not valid UTF-8 text")
+        if cat in ("Cc", "Zl", "Zp"):
+            raise DataError(f"{what} {shown!r} contains control characters (such as a line "
+                            "break or a tab)")
+        if cat == "Cf":
+            if c in _JOINERS and 0 < i < len(text) - 1 and not text[i - 1].isspace() \
+                    and not text[i + 1].isspace() and text[i + 1] not in _JOINERS:
+                continue
+            raise DataError(f"{what} {shown!r} contains an invisible formatting character "
+                            f"(U+{ord(c):04X}); type the name without it")
+        if cat in ("Cn", "Co"):
+            raise DataError(f"{what} {shown!r} contains a character that cannot be shown "
+                            f"(U+{ord(c):04X})")
+
+
 def clean_text(value: Any, what: str, max_length: int = MAX_NAME_LENGTH) -> str | None:
-    """NFC-normalised and stripped; 1..max_length characters, no control characters."""
+    """NFC-normalised, runs of white space made one space, stripped; 1..max_length characters;
+    no control, invisible-formatting, unassigned or undecodable characters (None stays None)."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise DataError(f"{what} must be text, got {type(value).__name__}")
-    text = unicodedata.normalize("NFC", value).strip()
+    text = unicodedata.normalize("NFC", value)
+    check_characters(text, what)
+    text = " ".join(text.split())
     if not text:
         raise DataError(f"{what} must not be empty")
     if len(text) > max_length:
         raise DataError(f"{what} is longer than {max_length} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
-        raise DataError(f"{what} {text!r} contains control characters")
+    return text
+
+
+def required_text(value: Any, what: str, max_length: int = MAX_NAME_LENGTH) -> str:
+    text = clean_text(value, what, max_length)
+    if text is None:
+        raise DataError(f"{what} must not be empty")
     return text
 
 
 def clean_name(value: Any, what: str = "name") -> str:
-    text = clean_text(value, what)
-    if text is None:
-        raise DataError(f"{what} must not be empty")
+    """A person's name as stored: :func:`clean_text`'s rules, at least one letter or digit, and
+    no ``.``/``..``/empty part between slashes (a URL holding it would be rewritten by the
+    client).  Names are unique regardless of case: see :func:`name_key`."""
+    text = required_text(value, what)
+    if not any(unicodedata.category(c)[0] in "LN" for c in text):
+        raise DataError(f"{what} {text!r} has no letter or digit")
+    if any(part.strip() in ("", ".", "..") for part in re.split(r"[/\\]", text)) and (
+            "/" in text or "\\" in text):
+        raise DataError(f"{what} {text!r}: a name may not have an empty, '.' or '..' part between "
+                        "slashes")
     return text
+
+
+def lookup_name(value: Any, what: str = "name") -> str:
+    """A name as given to find a person: normalised like :func:`clean_text`, but not judged
+    (a name stored before these rules must still be found, renamed and deleted)."""
+    if not isinstance(value, str):
+        raise DataError(f"{what} must be text, got {type(value).__name__}")
+    text = " ".join(unicodedata.normalize("NFC", value).split())
+    if not text:
+        raise DataError(f"{what} must not be empty")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):  # never stored, by any rules
+        shown = text.encode("unicode_escape").decode("ascii")[:120]
+        raise DataError(f"{what} {shown!r} contains control characters")
+    if len(text) > 4 * MAX_NAME_LENGTH:
+        raise DataError(f"{what} is longer than {MAX_NAME_LENGTH} characters")
+    return text
+
+
+def name_key(name: str) -> str:
+    """What makes two names the same person's: NFC of the case-folded name, so "priya sharma",
+    "Priya Sharma" and "PRIYA SHARMA" are one name."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
 
 
 def aware_utc(t: Any, what: str) -> datetime:
@@ -165,7 +249,7 @@ def check_event(event: Any) -> Event:
     if not isinstance(event, Event):
         raise DataError(f"expected an Event, got {type(event).__name__}")
     t = aware_utc(event.time, "event time")
-    kiosk = clean_name(event.kiosk, "kiosk")
+    kiosk = required_text(event.kiosk, "kiosk")
     if event.decision not in DECISIONS:
         raise DataError(f"event decision must be one of {DECISIONS}, got {event.decision!r}")
     if event.decision == "known" and (event.person_id is None or event.name is None):
@@ -181,7 +265,7 @@ def check_event(event: Any) -> Event:
         if not math.isfinite(d) or d < 0:
             raise DataError(f"event distance must be finite and >= 0, got {event.distance!r}")
     return Event(None, t, kiosk, None if event.person_id is None else int(event.person_id),
-                 event.name, d, event.decision, clean_name(event.model, "model"))
+                 event.name, d, event.decision, required_text(event.model, "model"))
 
 
 def check_detail(detail: Any) -> str:
@@ -202,7 +286,7 @@ def check_detail(detail: Any) -> str:
 
 
 def check_setting_key(key: Any) -> str:
-    return clean_name(key, "setting key")
+    return required_text(key, "setting key")
 
 
 # -- the interface ------------------------------------------------------------------------
@@ -211,7 +295,8 @@ def check_setting_key(key: Any) -> str:
 class Store(ABC):
     """People, encodings, events, audit log and settings in one database.
 
-    Names passed in are NFC-normalised and stripped before they are stored or looked up.
+    Names passed in are NFC-normalised and stripped before they are stored or looked up, and
+    compared without regard to case (:func:`name_key`): one person per name, however typed.
     A missing person raises :class:`NotFound`; bad input raises
     :class:`~siamnet.errors.DataError` naming it.
     """
@@ -233,6 +318,13 @@ class Store(ABC):
 
     @abstractmethod
     def person(self, name: str, model: str | None = None) -> Person: ...
+
+    def person_by_id(self, person_id: int, model: str | None = None) -> Person:
+        """The person with this id (:class:`NotFound` when there is none)."""
+        for p in self.people(model):
+            if p.id == int(person_id):
+                return p
+        raise NotFound(f"no person with id {int(person_id)}")
 
     @abstractmethod
     def people(self, model: str | None = None) -> list[Person]: ...
@@ -292,6 +384,10 @@ class Store(ABC):
     @abstractmethod
     def set_setting(self, key: str, value: str | None) -> None:
         """Store ``value`` under ``key`` (None removes it)."""
+
+    def write_check(self) -> str | None:
+        """None when the store can be written now, else why not (a plain sentence)."""
+        return None
 
     @property
     @abstractmethod

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -31,12 +33,32 @@ from siamnet.errors import SiamnetError
 from siamnet.service import attendance as att
 from siamnet.service.auth import Caller, TokenBook, bearer_token, ensure_tokens
 from siamnet.service.checkin import DEFAULT_KIOSK, CheckinDesk
-from siamnet.service.settings import Settings
-from siamnet.service.uploads import Upload, UploadError, check_filename, check_size, decode_image
+from siamnet.service.settings import Settings, check_store_file
+from siamnet.service.uploads import (
+    Upload,
+    UploadError,
+    check_filename,
+    check_size,
+    decode_image,
+    strict_form_decoding,
+)
 
 log = logging.getLogger("siamnet.service")
 
 STATIC = Path(str(resources.files("siamnet.service") / "static"))
+#: how long /health trusts its last write check (each check is one tiny write transaction)
+HEALTH_CHECK_SECONDS = 5.0
+
+
+def docs_assets() -> Path | None:
+    """The folder of Swagger UI's and ReDoc's scripts shipped by the ``fastapi-offline`` package
+    (a dependency of the service extra), so /docs and /redoc need no CDN; None without it."""
+    try:
+        folder = Path(str(resources.files("fastapi_offline") / "static"))
+    except (ImportError, ModuleNotFoundError, TypeError):
+        return None
+    needed = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
+    return folder if all((folder / n).is_file() for n in needed) else None
 
 
 class ApiError(Exception):
@@ -77,6 +99,9 @@ class Service:
             raise
         self.desk = CheckinDesk(self.gallery, self.store, settings.cooldown)
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="siamnet-face")
+        self._warm = False
+        self._warm_lock = threading.Lock()
+        self._health: tuple[float, str | None] | None = None
 
     @property
     def model(self):
@@ -87,11 +112,51 @@ class Service:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     def warm_up(self) -> None:
-        """Load the encoder's weights once, before the first request needs them."""
+        """Before the service reports ready: on every face thread, build that thread's detector
+        and aligner (dlib's are per thread) and run the encoder once, so no request pays for
+        loading them.  Idempotent; blocks until every thread is ready."""
+        with self._warm_lock:
+            if self._warm:
+                return
+            n = self.settings.workers
+            barrier = threading.Barrier(n, timeout=600)
+
+            def one():
+                try:
+                    self._warm_thread()
+                except BaseException:
+                    barrier.abort()  # the other threads stop waiting
+                    raise
+                barrier.wait()  # hold this thread so that each task gets a thread of its own
+
+            errors = []
+            for f in [self.pool.submit(one) for _ in range(n)]:
+                try:
+                    f.result()
+                except threading.BrokenBarrierError as exc:
+                    errors.append(exc)
+                except BaseException as exc:  # the real failure first
+                    errors.insert(0, exc)
+            if errors:
+                raise errors[0]
+            self._warm = True
+
+    def _warm_thread(self) -> None:
         import numpy as np
 
+        from siamnet.faces.api import largest_chip
+
         size = self.model.kind.chip
+        largest_chip(np.full((96, 96, 3), 128, np.uint8), size)
         self.model.encode_items(np.zeros((1, size, size, 3), np.uint8))
+
+    def write_problem(self) -> str | None:
+        """Why the store cannot be written now (None: it can), checked at most every
+        :data:`HEALTH_CHECK_SECONDS`."""
+        now = time.monotonic()
+        if self._health is None or now - self._health[0] > HEALTH_CHECK_SECONDS:
+            self._health = (now, self.store.write_check())
+        return self._health[1]
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -168,13 +233,13 @@ def _error(status: int, message: str, headers: dict | None = None) -> JSONRespon
 
 def _status_for(exc: SiamnetError) -> int:
     from siamnet.faces.api import NoFaceError
-    from siamnet.gallery.store import NotFound
+    from siamnet.gallery.store import NotFound, StoreFault
 
-    if isinstance(exc, UploadError):
+    if isinstance(exc, (UploadError, StoreFault)):
         return exc.status
     if isinstance(exc, NotFound):
         return 404
-    if isinstance(exc, NoFaceError):
+    if isinstance(exc, (NoFaceError, att.RangeError)):
         return 422
     if "already" in str(exc):
         return 409
@@ -211,13 +276,40 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
         return _error(exc.status_code, detail, getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def server_error(request: Request, exc: Exception):
-        # the type and place only: messages of foreign exceptions may quote request data
-        where = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("internal error on %s %s: %s\n%s", request.method, request.url.path,
-                  type(exc).__name__, where)
-        return _error(500, "internal server error (see the service log)")
+
+def log_internal_error(method: str, path: str, exc: BaseException) -> None:
+    """The one logging policy for a 500: the exception's type and place, never its message
+    (messages of foreign exceptions may quote request data)."""
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("internal error on %s %s: %s\n%s", method, path, type(exc).__name__, where)
+
+
+class CatchAll:
+    """The outermost layer: an exception no handler answered becomes a JSON 500, logged once by
+    :func:`log_internal_error` and not raised on, so uvicorn never logs it a second time with
+    its message and full traceback."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            log_internal_error(scope.get("method", "?"), scope.get("path", "?"), exc)
+            if not started:
+                await _error(500, "internal server error (see the service log)")(
+                    scope, receive, send)
 
 
 class BodyLimit:
@@ -289,22 +381,28 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
     if store is None and settings.store_kind == "sqlite":
         # the folder holds biometric data and tokens: its owner only, when we create it
         settings.data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_store_file(Path(settings.db_url))
+    strict_form_decoding()
     svc = Service(settings, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        await svc.face_work(svc.warm_up)
+        await asyncio.to_thread(svc.warm_up)  # every face thread ready before the first request
         yield
         svc.close()
 
+    assets = docs_assets()
     app = FastAPI(title="siamnet attendance", version="1",
                   description="Enroll people from photos, check in at kiosks by face, read "
                               "attendance. Send `Authorization: Bearer <token>` (admin or kiosk).",
-                  lifespan=lifespan)
+                  lifespan=lifespan,
+                  # served below from local files, when the package that ships them is there
+                  docs_url=None if assets else "/docs", redoc_url=None if assets else "/redoc")
     app.state.service = svc
     app.state.first_tokens = svc.first_tokens
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes, tokens=lambda: svc.tokens)
+    app.add_middleware(CatchAll)
 
     def caller(request: Request) -> Caller:
         token = bearer_token(request.headers.get("authorization"))
@@ -340,6 +438,44 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
     def root():
         return RedirectResponse("/admin")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        path = STATIC / "favicon.ico"
+        if not path.is_file():
+            raise ApiError(404, "no favicon installed")
+        return FileResponse(path, media_type="image/x-icon",
+                            headers={"Cache-Control": "max-age=86400"})
+
+    if assets is not None:
+        from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+
+        # ReDoc's script shows a logo from its CDN: make that an empty data: URL (the image
+        # hides itself when it fails to load), so the page asks nothing of the outside
+        redoc_js = (assets / "redoc.standalone.js").read_bytes().replace(
+            b"https://cdn.redoc.ly/redoc/logo-mini.svg", b"data:,")
+
+        @app.get("/docs-assets/redoc.standalone.js", include_in_schema=False)
+        def redoc_script():
+            return Response(redoc_js, media_type="text/javascript; charset=utf-8",
+                            headers={"Cache-Control": "max-age=86400"})
+
+        app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+        @app.get("/docs", include_in_schema=False)
+        def swagger_ui():
+            return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API",
+                                       swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                       swagger_css_url="/docs-assets/swagger-ui.css",
+                                       swagger_favicon_url="/favicon.ico",
+                                       # no "valid" badge fetched from validator.swagger.io
+                                       swagger_ui_parameters={"validatorUrl": None})
+
+        @app.get("/redoc", include_in_schema=False)
+        def redoc():
+            return get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc",
+                                  redoc_js_url="/docs-assets/redoc.standalone.js",
+                                  redoc_favicon_url="/favicon.ico", with_google_fonts=False)
+
     @app.get("/kiosk", include_in_schema=False)
     def kiosk_page():
         return page("kiosk.html")
@@ -352,8 +488,22 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
 
     @app.get("/health", tags=["service"])
     def health():
-        return {"status": "ok", "people": svc.store.count_people(), "model": svc.model.name,
-                "store": svc.store.kind}
+        """200 when the store can be read and written; 503 (``status`` "unwritable" or
+        "unreadable", ``error`` saying why) when it cannot."""
+        from siamnet.gallery.store import StoreFault
+
+        body = {"status": "ok", "people": None, "model": svc.model.name,
+                "store": svc.store.kind, "writable": True}
+        try:
+            body["people"] = svc.store.count_people()
+        except StoreFault as exc:
+            return JSONResponse({**body, "status": "unreadable", "writable": False,
+                                 "error": str(exc)}, status_code=503)
+        why = svc.write_problem()
+        if why is not None:
+            return JSONResponse({**body, "status": "unwritable", "writable": False,
+                                 "error": why}, status_code=503)
+        return body
 
     @app.get("/api/kiosk/whoami", tags=["service"])
     def whoami(who: Caller = Depends(kiosk_or_admin)):
@@ -375,10 +525,13 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
         employee_id = clean_text(employee_id, "employee_id") if employee_id not in (None, "") else None
         uploads = await svc.read_uploads(images, "images")
         try:  # refuse a taken name before the face work (the store checks again on write)
-            await asyncio.to_thread(svc.store.person, name)
-            raise ApiError(409, f"name {name!r} is already enrolled (rename or delete that person first)")
+            taken = await asyncio.to_thread(svc.store.person, name)
         except NotFound:
-            pass
+            taken = None
+        if taken is not None:
+            also = "" if taken.name == name else f" as {taken.name!r}"
+            raise ApiError(409, f"name {name!r} is already enrolled{also} (names are compared "
+                                "without regard to case; rename or delete that person first)")
         person = await svc.face_work(svc.enroll, name, employee_id, uploads, who, allow_duplicate)
         log.info("enrolled person %s from %d image(s)", person.id, person.encodings)
         return JSONResponse(jsonable_encoder(person.to_dict()), status_code=201)
@@ -394,6 +547,22 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
     @app.get("/api/people", tags=["people"])
     def people(who: Caller = Depends(admin)):
         return [p.to_dict() for p in svc.gallery.people()]
+
+    # by id: for any name, whatever a client's URL handling would do to it
+    @app.get("/api/person/{person_id}", tags=["people"])
+    def person_by_id(person_id: int, who: Caller = Depends(admin)):
+        return svc.store.person_by_id(person_id, svc.model.name).to_dict()
+
+    @app.patch("/api/person/{person_id}", tags=["people"])
+    def rename_by_id(person_id: int, body: Rename, who: Caller = Depends(admin)):
+        person = svc.store.person_by_id(person_id)
+        return svc.gallery.rename(person.name, body.name, actor=who.actor).to_dict()
+
+    @app.delete("/api/person/{person_id}", status_code=204, tags=["people"])
+    def delete_by_id(person_id: int, who: Caller = Depends(admin)):
+        person = svc.store.person_by_id(person_id)
+        svc.gallery.delete(person.name, actor=who.actor)
+        return Response(status_code=204)
 
     @app.patch("/api/people/{name:path}", tags=["people"])
     def rename(name: str, body: Rename, who: Caller = Depends(admin)):

@@ -20,13 +20,30 @@ CSV_COLUMNS = ["time", "local_time", "day", "kiosk", "decision", "name", "person
                "distance", "model", "event_id"]
 
 
+#: the days a query may name: wide enough for any record, narrow enough that a day's bounds in
+#: any time zone stay inside what datetime, SQLite and PostgreSQL can hold
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+
+
+class RangeError(SiamnetError):
+    """A day or range of days that cannot be asked for (HTTP 422)."""
+
+
 def parse_day(text: str | None, what: str) -> date | None:
     if text is None or text == "":
         return None
+    raw = str(text).strip()
     try:
-        return date.fromisoformat(str(text).strip())
+        if len(raw) != 10:  # date.fromisoformat also takes 20250303 and 2025-W10-1
+            raise ValueError
+        day = date.fromisoformat(raw)
     except ValueError:
-        raise SiamnetError(f"{what} {text!r}: not a date (expected YYYY-MM-DD)") from None
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise RangeError(f"{what} {shown!r}: not a date (expected YYYY-MM-DD)") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise RangeError(f"{what} {day}: give a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def today(tz: tzinfo) -> date:
@@ -48,16 +65,16 @@ def resolve_range(day: str | None, start: str | None, end: str | None, tz: tzinf
     f, t = parse_day(start, names[1]), parse_day(end, names[2])
     if d is not None:
         if f is not None or t is not None:
-            raise SiamnetError(f"give either {names[0]} or {names[1]}/{names[2]}, not both")
+            raise RangeError(f"give either {names[0]} or {names[1]}/{names[2]}, not both")
         return d, d
     if f is None and t is None:
         f = t = today(tz)
     f = f or t
     t = t or f
     if t < f:
-        raise SiamnetError(f"{names[2]} {t} is before {names[1]} {f}")
+        raise RangeError(f"{names[2]} {t} is before {names[1]} {f}")
     if (t - f).days >= MAX_DAYS:
-        raise SiamnetError(f"{names[1]} {f} to {names[2]} {t}: more than {MAX_DAYS} days")
+        raise RangeError(f"{names[1]} {f} to {names[2]} {t}: more than {MAX_DAYS} days")
     return f, t
 
 

@@ -41,7 +41,15 @@ def load_token_hashes(store) -> list[dict]:
     raw = store.get_setting(TOKENS_SETTING)
     if not raw:
         return []
-    entries = json.loads(raw) if isinstance(raw, str) else raw
+    try:
+        entries = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        entries = None
+    if not isinstance(entries, list):
+        from siamnet.gallery.store import StoreFault
+
+        raise StoreFault("the store's token list (setting auth.tokens) is damaged; restore "
+                         "the database from a backup")
     return [e for e in entries if isinstance(e, dict) and e.get("role") in ROLES and e.get("sha256")]
 
 

@@ -1,7 +1,10 @@
 """Check-in: the largest face in a kiosk photo → a recorded attendance event.
 
 * no face → ``no_face`` (nothing recorded);
-* nearest enrolled person not within τ → ``unknown`` (an unknown event is recorded);
+* nearest enrolled person not within τ → ``unknown``: an unknown event is recorded, unless the
+  same stranger (within τ of the last unknown face recorded at this kiosk) was recorded there
+  within the cooldown — someone unknown standing in front of the kiosk makes one row, not one
+  per frame (``recorded`` says which);
 * a known person already recorded at this kiosk within the cooldown → ``cooldown`` (nothing new:
   someone standing in front of the kiosk is recorded once);
 * else → ``recorded`` (a known event).
@@ -25,6 +28,8 @@ from siamnet.gallery.store import Event
 log = logging.getLogger("siamnet.service")
 
 DEFAULT_KIOSK = "kiosk"
+#: kiosks whose last unknown face is remembered (the oldest is forgotten past this)
+MAX_KIOSKS_REMEMBERED = 1000
 
 
 class CheckinDesk:
@@ -35,6 +40,8 @@ class CheckinDesk:
         self.cooldown = timedelta(seconds=float(cooldown))
         self.clock = clock
         self._lock = threading.Lock()
+        # kiosk -> (encoding, Event) of the last unknown face recorded there
+        self._last_unknown: dict[str, tuple[np.ndarray, Event]] = {}
 
     def largest_face(self, rgb: np.ndarray):
         """(box, encoding) of the largest face, or None."""
@@ -52,18 +59,14 @@ class CheckinDesk:
         threshold = float(self.gallery.threshold)
         if face is None:
             return {"status": "no_face", "name": None, "distance": None, "threshold": threshold,
-                    "event": None, "box": None, "kiosk": kiosk}
+                    "event": None, "box": None, "kiosk": kiosk, "recorded": False}
         box, encoding = face
         who = self.gallery.identify_encoding(encoding)
         distance = None if who.distance is None else float(who.distance)
         answer = {"name": None, "distance": distance, "threshold": threshold,
                   "box": [box.left, box.top, box.right, box.bottom], "kiosk": kiosk}
         if not who.known:
-            event = self.store.add_event(Event(
-                id=None, time=self.clock(), kiosk=kiosk, person_id=None, name=None,
-                distance=distance, decision="unknown", model=model))
-            log.info("check-in at kiosk %r: unknown face (event %s)", kiosk, event.id)
-            return {**answer, "status": "unknown", "event": event}
+            return self._unknown(answer, encoding, kiosk, distance, model, threshold)
         person_id = getattr(who, "person_id", None)
         if person_id is None:
             person_id = self.store.person(who.name).id
@@ -72,9 +75,32 @@ class CheckinDesk:
             last = self.store.last_event(person_id, kiosk)
             if last is not None and now - last.time < self.cooldown:
                 log.info("check-in at kiosk %r: person %s within cooldown", kiosk, person_id)
-                return {**answer, "status": "cooldown", "name": who.name, "event": last}
+                return {**answer, "status": "cooldown", "name": who.name, "event": last,
+                        "recorded": False}
             event = self.store.add_event(Event(
                 id=None, time=now, kiosk=kiosk, person_id=person_id, name=who.name,
                 distance=distance, decision="known", model=model))
         log.info("check-in at kiosk %r: person %s recorded (event %s)", kiosk, person_id, event.id)
-        return {**answer, "status": "recorded", "name": who.name, "event": event}
+        return {**answer, "status": "recorded", "name": who.name, "event": event, "recorded": True}
+
+    def _unknown(self, answer: dict, encoding: np.ndarray, kiosk: str, distance, model: str,
+                 threshold: float) -> dict:
+        """An unknown face: recorded once per stranger, kiosk and cooldown."""
+        face_model = self.gallery.model
+        with self._lock:
+            now = self.clock()
+            seen = self._last_unknown.get(kiosk)
+            if seen is not None and now - seen[1].time < self.cooldown and seen[1].model == model:
+                same = float(np.min(face_model.distance(seen[0][None, :], encoding[None, :])))
+                if same < threshold:
+                    log.info("check-in at kiosk %r: the same unknown face within cooldown", kiosk)
+                    return {**answer, "status": "unknown", "event": seen[1], "recorded": False}
+            event = self.store.add_event(Event(
+                id=None, time=now, kiosk=kiosk, person_id=None, name=None,
+                distance=distance, decision="unknown", model=model))
+            self._last_unknown.pop(kiosk, None)
+            self._last_unknown[kiosk] = (np.asarray(encoding, np.float32).copy(), event)
+            while len(self._last_unknown) > MAX_KIOSKS_REMEMBERED:
+                self._last_unknown.pop(next(iter(self._last_unknown)))
+        log.info("check-in at kiosk %r: unknown face (event %s)", kiosk, event.id)
+        return {**answer, "status": "unknown", "event": event, "recorded": True}

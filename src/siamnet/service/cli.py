@@ -41,9 +41,12 @@ def cmd_serve(args) -> int:
     from siamnet.service import create_app
     from siamnet.service.auth import ensure_tokens
 
+    check_port(settings.host, settings.port)  # before any token is made or printed
     _limit_torch_threads(settings.workers)
-    app = create_app(settings)
+    app = _start(lambda: create_app(settings), "open the store and load the face model")
     svc = app.state.service
+    print("loading the face model on every worker thread…", flush=True)
+    _start(svc.warm_up, "load the face model")
     tokens = app.state.first_tokens
     if args.reset_tokens and tokens is None:
         tokens = ensure_tokens(svc.store, settings.tokens_file, reset=True)
@@ -65,6 +68,45 @@ def cmd_serve(args) -> int:
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
                 access_log=not args.no_access_log)
     return 0
+
+
+def check_port(host: str, port: int) -> None:
+    """One clear line when ``host:port`` cannot be listened on (in use, or not ours to take),
+    instead of uvicorn's error after the tokens were printed."""
+    import errno
+    import socket
+
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise SiamnetError(f"--host {host}: not an address this machine can listen on "
+                           f"({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise SiamnetError(f"--port {port}: {host}:{port} is already in use (another "
+                                   "siamnet serve?); stop it, or choose another port with "
+                                   "--port") from None
+            raise SiamnetError(f"--host {host} --port {port}: cannot listen there "
+                               f"({exc.strerror or 'refused'})") from None
+
+
+def _start(step, what: str):
+    """``step()``; a failure that is not already one clear message becomes one (no traceback
+    when, say, a row of the store is damaged)."""
+    try:
+        return step()
+    except SiamnetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the start of a server: say what failed, plainly
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "no detail"
+        raise SiamnetError(f"cannot {what}: {detail}") from None
 
 
 def _shown_db(settings) -> str:
@@ -93,6 +135,10 @@ def _open_existing(settings):
     if settings.store_kind == "sqlite" and not __import__("pathlib").Path(settings.db_url).is_file():
         raise SiamnetError(f"{settings.db_url}: no attendance store here (start one with "
                            f"`siamnet serve --data {settings.data}`, or give --data/--db)")
+    if settings.store_kind == "sqlite":
+        from siamnet.service.settings import check_store_file
+
+        check_store_file(__import__("pathlib").Path(settings.db_url))
     return open_store(settings.db_url, create_folder=False)
 
 

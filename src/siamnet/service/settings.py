@@ -117,3 +117,17 @@ class Settings:
         if data.exists() and not data.is_dir():
             raise SiamnetError(f"--data {data}: exists and is not a folder")
         return replace(self, data=data, port=int(self.port), cooldown=float(self.cooldown))
+
+
+def check_store_file(path: Path) -> None:
+    """Refuse to start on a zero-byte database file: SQLite would silently make it a new, empty
+    store, and the service would then write new tokens over ``tokens.txt``."""
+    try:
+        empty = path.is_file() and path.stat().st_size == 0
+    except OSError:
+        return  # the store's own open reports what is wrong
+    if empty:
+        raise SiamnetError(f"{path}: the store file is empty (0 bytes), not a siamnet database; "
+                           "siamnet will not open it, since it would silently become a new empty "
+                           "store (and the service would make new tokens). Restore it from a "
+                           "backup, or move it away to start a new store")

@@ -8,10 +8,7 @@ File names are only ever used in messages and as the ``source`` label, never as 
 
 from __future__ import annotations
 
-import io
-import re
 import unicodedata
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,17 +46,43 @@ class Upload:
 
 
 def check_filename(field: str, filename: str | None) -> str:
-    """The file name sent with a part, refused when it names a folder or holds control characters
-    (browsers and curl send a bare name; anything else is a client trying a path)."""
+    """The file name sent with a part, refused when it names a folder or holds characters that
+    cannot be shown honestly (control, CR/LF, bidirectional and other invisible characters, or
+    bytes that were not UTF-8): browsers and curl send a bare, plain name."""
+    from siamnet.gallery.store import check_characters
+
     name = unicodedata.normalize("NFC", filename or "")
     shown = name if len(name) <= MAX_NAME_IN_MESSAGES else name[:MAX_NAME_IN_MESSAGES] + "…"
-    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
-        raise UploadError(f"{field} {shown!r}: file name contains control characters")
+    try:
+        check_characters(name, f"{field} file name")
+    except DataError as exc:
+        raise UploadError(str(exc)) from None
     if "/" in name or "\\" in name or name in (".", "..") or ":" in name[:3]:
         raise UploadError(f"{field} {shown!r}: file name must be a plain name, not a path")
     if len(name) > 255:
         raise UploadError(f"{field}: file name is longer than 255 characters")
     return name
+
+
+def strict_form_decoding() -> None:
+    """Starlette decodes form text that is not valid UTF-8 as Latin-1, so undecodable bytes in a
+    name or file name arrive as plausible letters ("ÿþ"); make them U+FFFD instead, which the
+    name checks refuse as "not valid UTF-8".  (Patches ``starlette.formparsers``'s decoder once;
+    a Starlette without it keeps its own behaviour.)"""
+    try:
+        from starlette import formparsers
+    except ImportError:  # pragma: no cover - the service extra is not installed
+        return
+    if getattr(formparsers, "_user_safe_decode", None) in (None, _strict_decode):
+        return
+    formparsers._user_safe_decode = _strict_decode
+
+
+def _strict_decode(src: bytes | bytearray, codec: str) -> str:
+    try:
+        return bytes(src).decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return bytes(src).decode("utf-8", errors="replace")
 
 
 def check_size(upload: Upload, max_bytes: int) -> None:
@@ -71,37 +94,15 @@ def check_size(upload: Upload, max_bytes: int) -> None:
 
 
 def decode_image(upload: Upload, max_pixels: int) -> np.ndarray:
-    """The upload as a contiguous uint8 RGB array (EXIF rotation applied)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    from siamnet.faces.detect import to_rgb_array
+    """The upload as a contiguous uint8 RGB array (EXIF rotation applied), read by
+    :func:`siamnet.data.images.open_rgb` — the reader the CLI and the datasets use — under the
+    service's pixel limit; a refusal is a 400 (413 for too many pixels) naming the upload."""
+    from siamnet.data.images import ImageTooLarge, open_rgb
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(upload.data))
-            w, h = img.size
-            if w * h > max_pixels:  # from the header, before any pixel is decoded
-                raise UploadError(f"{upload.label}: image is {w}x{h} pixels, more than the "
-                                  f"{max_pixels / 1e6:g} megapixel limit", status=413)
-            if w < 1 or h < 1:
-                raise UploadError(f"{upload.label}: image has no pixels ({w}x{h})")
-            if getattr(img, "n_frames", 1) > 1:
-                img.seek(0)
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            return to_rgb_array(img)
-    except UploadError:
-        raise
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        size = re.search(r"\((\d+) pixels\)", str(exc))
-        pixels = f"{int(size.group(1)) / 1e6:g} megapixels" if size else "too many pixels"
-        raise UploadError(f"{upload.label}: refused as a decompression bomb ({pixels}; the limit "
-                          f"is {max_pixels / 1e6:g} megapixels)", status=413) from None
-    except UnidentifiedImageError:
-        raise UploadError(f"{upload.label}: not an image (JPEG, PNG, WebP, ... expected)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
-        reason = str(exc) or exc.__class__.__name__
-        if "truncated" in reason.lower() or isinstance(exc, EOFError):
-            raise UploadError(f"{upload.label}: truncated image ({reason})") from None
-        raise UploadError(f"{upload.label}: cannot decode image ({reason})") from None
+        return open_rgb(upload.data, name=upload.label, max_pixels=max_pixels,
+                        background=(0, 0, 0))
+    except ImageTooLarge as exc:
+        raise UploadError(str(exc), status=413) from None
+    except DataError as exc:
+        raise UploadError(str(exc)) from None

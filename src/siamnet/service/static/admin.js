@@ -212,9 +212,25 @@
 
   $("enroll-files").addEventListener("change", (ev) => {
     enrollMessage("");
-    for (const f of ev.target.files) if (!addImage(f, f.name)) break;
+    const chosen = Array.from(ev.target.files);
+    const room = MAX_IMAGES - images.length;
+    chosen.slice(0, Math.max(0, room)).forEach((f) => addImage(f, f.name));
+    if (chosen.length > room) {
+      const left = chosen.slice(Math.max(0, room)).map((f) => f.name).join(", ");
+      enrollMessage("At most " + MAX_IMAGES + " photos per person: " + left + (chosen.length - room === 1 ? " was" : " were")
+        + " not added (remove a photo to add another).", true);
+    }
     ev.target.value = "";
   });
+
+  // The server names a refused photo "images[2] 'x.jpg': ..." (or "images 'x.jpg': ..." when
+  // only one was sent): the index in the list sent, which is the index in `images`.
+  function refusedImage(message) {
+    const m = /^images(?:\[(\d+)\])? ['"]/.exec(message || "");
+    if (!m) return -1;
+    const i = m[1] ? Number(m[1]) - 1 : 0;
+    return i >= 0 && i < images.length && (m[1] || images.length === 1) ? i : -1;
+  }
 
   $("camera-start").addEventListener("click", async () => {
     enrollMessage("");
@@ -284,7 +300,16 @@
       closeCamera();
       loadPeople();
     } catch (err) {
-      if (!(err.status === 401 || err.status === 403)) enrollMessage("Not enrolled: " + err.message, true);
+      if (!(err.status === 401 || err.status === 403)) {
+        // drop the photo the server refused, so that enrolling again does not meet it again
+        const bad = refusedImage(err.message);
+        let tail = "";
+        if (bad >= 0) {
+          tail = " That photo (" + images[bad].label + ") was taken off the list; add another and enroll again.";
+          removeImage(bad);
+        }
+        enrollMessage("Not enrolled: " + err.message + tail, true);
+      }
     } finally {
       $("enroll-submit").disabled = false;
     }
@@ -305,7 +330,7 @@
 
   function personRow(p) {
     const row = el("tr", { "data-name": p.name });
-    const nameCell = el("td", { class: "name" }, p.name);
+    const nameCell = el("td", { class: "name", title: p.name }, p.name);
     const actions = el("td", { class: "actions" },
       el("button", { type: "button", class: "secondary small", onclick: () => startRename(row, nameCell, actions, p) }, "Rename"),
       el("button", { type: "button", class: "danger small", onclick: () => removePerson(p) }, "Delete"));
@@ -320,7 +345,7 @@
       const newName = input.value.trim();
       if (!newName || newName === p.name) { loadPeople(); return; }
       try {
-        await api("PATCH", "/api/people/" + encodeURIComponent(p.name), { name: newName });
+        await api("PATCH", "/api/person/" + encodeURIComponent(p.id), { name: newName });
         banner("");
         loadPeople();
         loadToday();
@@ -341,7 +366,7 @@
   async function removePerson(p) {
     if (!confirm("Delete " + p.name + " and all their face encodings? This cannot be undone.")) return;
     try {
-      await api("DELETE", "/api/people/" + encodeURIComponent(p.name));
+      await api("DELETE", "/api/person/" + encodeURIComponent(p.id));
       banner("");
       loadPeople();
     } catch (err) { report(err, "Could not delete " + p.name); }
