@@ -14,7 +14,7 @@ The plain API (:mod:`siamnet.faces.api`), importable without dlib until a functi
 
 Submodules:
 
-* :mod:`siamnet.faces.models` — face model cards (bundled ``dlib-resnet``) and encoders.
+* :mod:`siamnet.faces.models` — the bundled face models (cards of kind ``face`` in ``siamnet/models/bundled``).
 * :mod:`siamnet.gallery` — the gallery of enrolled people (moved there; this package's
   ``Gallery``, ``Person`` and ``Identification`` are lazy aliases).
 * :mod:`siamnet.faces.pairs` — LFW-protocol pair files and their evaluation.
