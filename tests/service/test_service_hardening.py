@@ -287,3 +287,20 @@ def test_serve_on_a_damaged_token_row_says_so_in_one_line(tmp_path, capsys):
     db = sqlite3.connect(data / "siamnet.db")
     assert db.execute("SELECT value FROM settings WHERE key = 'auth.tokens'").fetchone()[0] == \
         "{not json"
+
+
+def test_the_same_face_under_a_second_name_is_refused_with_an_override(service):
+    """Photos that match an enrolled person answer 409 saying who and how closely; the
+    explicit override (allow_duplicate) enrolls them; a refused request changes nothing."""
+    client, tokens, photos = service
+    A = bearer(tokens["admin"])
+    ident = list(photos)[2]
+    first = [("images", (p.name, p.read_bytes(), "image/jpeg")) for p in photos[ident][:2]]
+    again = [("images", (p.name, p.read_bytes(), "image/jpeg")) for p in photos[ident][2:3]]
+    assert client.post("/api/people", data={"name": "Dana"}, files=first, headers=A).status_code == 201
+    before = client.get("/api/people", headers=A).json()
+    r = client.post("/api/people", data={"name": "Dana Twin"}, files=again, headers=A)
+    assert r.status_code == 409 and "matches 'Dana'" in r.json()["error"] and "distance" in r.json()["error"]
+    assert client.get("/api/people", headers=A).json() == before
+    r = client.post("/api/people", data={"name": "Dana Twin", "allow_duplicate": "true"}, files=again, headers=A)
+    assert r.status_code == 201, r.text

@@ -288,6 +288,7 @@
     const form = new FormData();
     form.append("name", name);
     if (employee) form.append("employee_id", employee);
+    if ($("enroll-duplicate").checked) form.append("allow_duplicate", "true");
     images.forEach((item, i) => form.append("images", item.blob, item.blob.name || ("camera-" + (i + 1) + ".jpg")));
     $("enroll-submit").disabled = true;
     enrollMessage("Enrolling…");
@@ -296,6 +297,8 @@
       enrollMessage("Enrolled " + person.name + " (" + person.encodings + " encoding" + (person.encodings === 1 ? "" : "s") + ").");
       $("enroll-name").value = "";
       $("enroll-employee").value = "";
+      $("enroll-duplicate").checked = false;
+      $("enroll-duplicate-row").hidden = true;
       clearImages();
       closeCamera();
       loadPeople();
@@ -307,6 +310,11 @@
         if (bad >= 0) {
           tail = " That photo (" + images[bad].label + ") was taken off the list; add another and enroll again.";
           removeImage(bad);
+        }
+        // the same face under a second name: say who it matches and offer the explicit override
+        if (err.status === 409 && /matches .*already enrolled/.test(err.message)) {
+          $("enroll-duplicate-row").hidden = false;
+          tail = " If this is a different person, tick the box below and enroll again.";
         }
         enrollMessage("Not enrolled: " + err.message + tail, true);
       }
