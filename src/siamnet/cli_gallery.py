@@ -67,17 +67,21 @@ def _load(model):
 # -- inputs -------------------------------------------------------------------------------------
 
 
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: a folder, not a {what}") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
 def read_lines(path: str | Path) -> list[str]:
     """Texts one per line (blank lines skipped); invalid UTF-8 is named with its line."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: a folder, not a text file") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    data = _read_bytes(path, "text file")
     out = []
     for n, raw in enumerate(data.split(b"\n"), start=1):
         try:
@@ -107,12 +111,7 @@ def read_enroll_csv(path: str | Path, takes_text: bool, images: str | Path | Non
     (``name,text`` / ``name,example`` / ``name,image``) is skipped; examples of image kinds
     are paths relative to ``images`` (default: the CSV's folder).  Errors name the line."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such CSV file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: a folder, not a CSV file") from None
+    data = _read_bytes(path, "CSV file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -149,13 +149,18 @@ def get_kind(name: str) -> type[Kind]:
             raise ModelError(f"unknown kind {name!r} (known: {', '.join(kind_names())})")
         entry = found[0].value
     if isinstance(entry, str):
-        module, _, attr = entry.partition(":")
-        try:
-            entry = getattr(importlib.import_module(module), attr)
-        except ImportError as exc:
-            raise ModelError(f"kind {name!r} needs a package that is not installed ({exc})") from None
-        _KINDS[name] = entry
+        entry = _KINDS[name] = import_entry(entry, f"kind {name!r}")
     return entry
+
+
+def import_entry(entry: str, what: str):
+    """``"module:attribute"`` → the attribute (registries name built-ins this way so that their
+    modules load only when used); a missing package is one line naming ``what`` needs it."""
+    module, _, attr = entry.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ImportError as exc:
+        raise ModelError(f"{what} needs a package that is not installed ({exc})") from None
 
 
 def make_kind(name: str, settings: dict | None, where: str | Path = "model card") -> Kind:

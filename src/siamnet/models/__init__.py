@@ -14,7 +14,6 @@ safetensors holds only tensors, the card only JSON, and both are checked when re
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import os
 import tempfile
@@ -28,7 +27,7 @@ from torch import nn
 
 from ..core import PairHead, build_encoder
 from ..errors import ModelError
-from ..kinds import make_kind
+from ..kinds import import_entry, make_kind
 from .card import FORMAT, ModelCard
 from .model import Model
 
@@ -53,12 +52,7 @@ def register_loader(encoder: str, loader: Callable) -> None:
 def _loader(encoder: str) -> Callable | None:
     entry = _LOADERS.get(encoder)
     if isinstance(entry, str):
-        module, _, attr = entry.partition(":")
-        try:
-            entry = getattr(importlib.import_module(module), attr)
-        except ImportError as exc:
-            raise ModelError(f"encoder {encoder!r} needs a package that is not installed ({exc})") from None
-        _LOADERS[encoder] = entry
+        entry = _LOADERS[encoder] = import_entry(entry, f"encoder {encoder!r}")
     return entry
 
 
