@@ -17,3 +17,7 @@ $PY -m siamnet.track.train --data "$DATA/tracking" --photos "$DATA/celeba_faces_
 $PY -m siamnet.track.train --data "$DATA/tracking" --photos "$DATA/celeba_faces_raw_sample" \
     --val Crossing,uav123_person12_1 --encoder alexnet --steps 300 --batch 16 --seed 0 \
     --max-minutes 12 --device "$DEVICE" --out runs/track/scratch
+# 3. the lost-confidence τ and the validation figures (tracker, its no-τ run, the from-scratch φ, CSRT, KCF on the
+#    same decoded frames), written into the card
+$PY -m siamnet.track.calibrate --model src/siamnet/models/bundled/tracker --data "$DATA/tracking" \
+    --compare runs/track/scratch --threads 1 --write
