@@ -29,15 +29,23 @@ def test_bundled_card_is_a_calibrated_track_model(tracker):
     assert card["metrics"]["validation"]["trackers"]
 
 
-def test_follows_a_moving_square_and_says_when_it_is_gone(tracker):
+def test_follows_a_moving_square_and_its_confidence_drops_when_it_is_gone(tracker):
     frames, gt = moving_square(n=24, vanish_from=16)
     res = tracker.track(frames, tuple(gt[0]))
     assert res.frames == 24 and res.boxes[0] == list(gt[0])
     ious = iou(np.array(res.boxes[:16]), gt[:16])
     assert ious.min() > 0.5, ious
-    assert not any(res.lost[:16])
-    assert all(res.lost[18:]), res.confidence  # the square is gone: lost, and stays lost
-    assert max(res.confidence[18:]) < tracker.threshold <= min(res.confidence[1:16])
+    assert not any(res.lost[:16])  # present: never reported lost at the card's τ
+    assert max(res.confidence[16:]) < min(res.confidence[1:16]) - 0.2, res.confidence
+
+
+def test_below_tau_the_box_stays_and_the_search_widens(tracker):
+    frames, gt = moving_square(n=24, vanish_from=16)
+    t = type(tracker)(tracker.net, tracker.settings, 0.5, tracker.card)  # τ between present and absent here
+    res = t.track(frames, tuple(gt[0]))
+    assert not any(res.lost[:16]) and all(res.lost[16:]), res.confidence
+    assert all(b == res.boxes[15] for b in res.boxes[16:])  # lost: the last box is kept, not drifted
+    assert t.lost and t._search(frames[-1])[5] == t.settings["lost_search"]
 
 
 def test_unknown_model_is_a_model_error(tmp_path):
