@@ -147,3 +147,10 @@ def test_tracks_a_shared_validation_sequence(data_root, tracker):
     res = tracker.track(frames[:60], tuple(gt[0]))
     r = score_sequence(np.array(res.boxes), gt[:60])
     assert r["auc"] > 0.5 and r["precision20"] > 0.9, r
+
+
+def test_image_pyramid_scales_track_too(tracker):
+    frames, gt = moving_square(n=10)
+    t = type(tracker)(tracker.net, {**tracker.settings, "scale_mode": "image"}, tracker.threshold, tracker.card)
+    res = t.track(frames, tuple(gt[0]))
+    assert iou(np.array(res.boxes), gt).min() > 0.5

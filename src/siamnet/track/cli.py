@@ -28,10 +28,10 @@ def cmd_track(args) -> int:
     from .frames import check_box, parse_box, read_frames
 
     box = parse_box(args.init)
+    _threads(args.threads)
     tracker = load_tracker(args.model)  # a bad model fails before frames are decoded
     frames = read_frames(args.frames)
     check_box(box, frames[0].shape[1], frames[0].shape[0], f"--init box (frame 1 is {frames[0].shape[1]}x{frames[0].shape[0]})")
-    _threads(args.threads)
     res = tracker.track(frames, box)
     if args.out:
         from .plot import save_track
@@ -59,8 +59,8 @@ def cmd_track_eval(args) -> int:
     from . import load_tracker
     from .evaluate import evaluate, siamnet_run, summary
 
-    tracker = load_tracker(args.model)
     _threads(args.threads)
+    tracker = load_tracker(args.model)
     names = [s for s in (args.only or "").split(",") if s] or None
     res = evaluate(siamnet_run(tracker), args.sequences, names)
     if args.plot:
@@ -92,7 +92,9 @@ def add_commands(sub) -> None:
     p.add_argument("--init", required=True, help="x,y,w,h of the target in the first frame (pixels)")
     p.add_argument("--out", help="write the annotated track (.mp4, .avi or .gif)")
     p.add_argument("--picture", help="write sampled frames with their boxes on one image (.png/.jpg)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: one frame's encoder pass is small, and on a busy 2-core CPU "
+                        "2 threads ran 8x slower than 1; 0 = torch's default)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_track)
 
@@ -103,7 +105,7 @@ def add_commands(sub) -> None:
     e.add_argument("--sequences", required=True, help="folder of OTB-style sequences (or one sequence)")
     e.add_argument("--only", help="comma-separated sequence names")
     e.add_argument("--plot", help="write the success and precision plots (.png)")
-    e.add_argument("--threads", type=int, default=0)
+    e.add_argument("--threads", type=int, default=1, help="torch threads (default 1; 0 = torch's default)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_track_eval)
 

@@ -149,22 +149,20 @@ class Tracker:
     def _search(self, frame: np.ndarray):
         """Encode the search region and correlate at every scale → (maps, gains, best, prominence, side, px)."""
         s = self.settings
-        k = s["kernel"]
         w, h = self.size
         s_x = context_size(w, h, s["context"]) * s["search"] / s["exemplar"]
         search_px = s["lost_search"] if self.lost else s["search"]
         side = s_x * search_px / s["search"]
-        x = crop(frame, self.center[0], self.center[1], side, search_px, self.fill)
-        with torch.inference_mode():
-            feat = self._encoder(to_tensor(x).contiguous(memory_format=torch.channels_last)).contiguous()
-            n0 = feat.shape[-1]
-            half = (s["scale_num"] - 1) // 2
-            gains, maps = [], []
-            for i in range(-half, half + 1):
-                n = max(int(round(n0 / s["scale_step"] ** i)), k)
-                f = feat if n == n0 else F.interpolate(feat, size=(n, n), mode="bilinear", align_corners=False)
-                maps.append((xcorr(self.kernel, f) * self.net.scale + self.net.bias)[0, 0].numpy())
-                gains.append(n0 / n)
+        half = (s["scale_num"] - 1) // 2
+        if s.get("scale_mode") == "image" and half:  # SiamFC's own: one crop per scale, one batch
+            gains = [s["scale_step"] ** i for i in range(-half, half + 1)]
+            xs = [crop(frame, self.center[0], self.center[1], side * g, search_px, self.fill) for g in gains]
+            with torch.inference_mode():
+                feat = self._encoder(to_tensor(xs).contiguous(memory_format=torch.channels_last)).contiguous()
+                r = (xcorr(self.kernel, feat) * self.net.scale + self.net.bias)[:, 0].numpy()
+            maps = list(r)
+        else:
+            maps, gains = self._feature_scales(frame, side, search_px, half)
         prom = np.array([self._prominence(m) for m in maps])
         penalised = np.where(np.isclose(gains, 1.0), prom, prom * s["scale_penalty"])
         best = int(np.argmax(penalised))
@@ -176,6 +174,22 @@ class Tracker:
             win = np.outer(h, h)
             self._windows[n] = (win / win.sum()).astype(np.float32)
         return self._windows[n]
+
+    def _feature_scales(self, frame, side, search_px, half):
+        """One encoder pass; the scales taken by resizing the feature map by 1/g."""
+        s = self.settings
+        k = s["kernel"]
+        x = crop(frame, self.center[0], self.center[1], side, search_px, self.fill)
+        with torch.inference_mode():
+            feat = self._encoder(to_tensor(x).contiguous(memory_format=torch.channels_last)).contiguous()
+            n0 = feat.shape[-1]
+            gains, maps = [], []
+            for i in range(-half, half + 1):
+                n = max(int(round(n0 / s["scale_step"] ** i)), k)
+                f = feat if n == n0 else F.interpolate(feat, size=(n, n), mode="bilinear", align_corners=False)
+                maps.append((xcorr(self.kernel, f) * self.net.scale + self.net.bias)[0, 0].numpy())
+                gains.append(n0 / n)
+        return maps, gains
 
     def update(self, frame: np.ndarray) -> tuple[list, float, bool]:
         s = self.settings
