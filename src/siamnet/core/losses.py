@@ -82,3 +82,23 @@ class PairBCELoss(nn.Module):
             return embeddings.sum() * 0.0
         logits = self.head.logit(embeddings[i], embeddings[j])
         return F.binary_cross_entropy_with_logits(logits, same)
+
+
+class ResponseMapLogisticLoss(nn.Module):
+    """SiamFC's loss (Bertinetto et al. 2016): the logistic loss log(1 + exp(−y·v)) at every
+    position of the response map v, y = +1 within a small radius of the target's centre and
+    −1 elsewhere, positives and negatives each weighted to half of the map (class balance).
+
+    ``labels``: 1 (positive), 0 (negative) or −1 (ignored), the same shape as ``logits``
+    (N, 1, H, W).  A map with no positive (a negative pair) counts its negatives only.
+    """
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        pos, neg = (labels == 1).float(), (labels == 0).float()
+        dims = tuple(range(1, logits.dim()))
+        n_pos, n_neg = pos.sum(dims, keepdim=True), neg.sum(dims, keepdim=True)
+        w_pos = torch.where(n_pos > 0, 0.5 / n_pos.clamp_min(1), torch.zeros_like(n_pos))
+        w_neg = torch.where(n_pos > 0, 0.5, 1.0) / n_neg.clamp_min(1)
+        weights = pos * w_pos + neg * w_neg
+        loss = F.binary_cross_entropy_with_logits(logits, pos, weight=weights, reduction="sum")
+        return loss / logits.shape[0]

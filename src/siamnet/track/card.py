@@ -1,0 +1,93 @@
+"""The tracker's model files: ``NAME.safetensors`` (``encoder.*``, ``head.scale``, ``head.bias``)
+and ``NAME.json``, a ``siamnet-model/2`` card of kind ``track``.
+
+The card's ``input`` holds the tracker's settings (exemplar/search sizes, context, scales and
+penalties, the lost-search size); ``threshold`` is the lost-confidence τ (a frame whose peak
+confidence is below τ reports the target as lost).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..errors import ModelError
+from .encoder import build_encoder
+from .model import SiamFC
+
+FORMAT = "siamnet-model/2"
+KIND = "track"
+
+#: SiamFC's inference settings (Bertinetto et al. 2016, the 3-scale variant), the card's ``input``
+DEFAULT_INPUT = {
+    "exemplar": 127, "search": 255, "context": 0.5, "stride": 8, "kernel": 8,
+    "scale_num": 3, "scale_step": 1.0375, "scale_penalty": 0.9745, "scale_lr": 0.59,
+    "window_influence": 0.176, "response_up": 16, "lost_search": 383, "lost_window_influence": 0.05,
+    "scale_mode": "feature",
+}
+
+
+def save_tracker(path: str | Path, net: SiamFC, card: dict) -> Path:
+    """Write ``path``.safetensors and ``path``.json (the card gets format and kind)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {f"encoder.{k}": v.detach().contiguous() for k, v in net.encoder.state_dict().items()}
+    tensors["head.scale"] = net.scale.detach().reshape(1).contiguous()
+    tensors["head.bias"] = net.bias.detach().reshape(1).contiguous()
+    save_file(tensors, str(path.with_suffix(".safetensors")))
+    card = {"name": path.name, "format": FORMAT, "kind": KIND, **{k: v for k, v in card.items()
+                                                                  if k not in ("format", "kind")}}
+    card["name"] = card.get("name") or path.name
+    path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return path.with_suffix(".json")
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """A bundled tracker's name or a path to NAME(.json|.safetensors) → the card's path."""
+    p = Path(name_or_path)
+    if p.suffix in (".json", ".safetensors"):
+        p = p.with_suffix("")
+    if p.with_suffix(".json").is_file():
+        return p.with_suffix(".json")
+    from ..models import BUNDLED
+
+    b = BUNDLED / f"{name_or_path}.json"
+    if b.is_file():
+        return b
+    raise ModelError(f"{name_or_path}: no such tracker model (neither a bundled name nor NAME.json)")
+
+
+def read_card(path: Path) -> dict:
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: not a readable model card ({exc})") from None
+    if card.get("format") != FORMAT:
+        raise ModelError(f"{path}: not a siamnet model card (format {card.get('format')!r}, expected {FORMAT!r})")
+    if card.get("kind") != KIND:
+        raise ModelError(f"{path}: a {card.get('kind')!r} model, not a tracker (kind 'track')")
+    return card
+
+
+def load_net(card: dict, path: Path) -> SiamFC:
+    enc = build_encoder(card.get("encoder", ""), card.get("encoder_args", {}))
+    settings = {**DEFAULT_INPUT, **card.get("input", {})}
+    net = SiamFC(enc, kernel=int(settings["kernel"]))
+    weights = path.with_suffix(".safetensors")
+    try:
+        tensors = load_file(str(weights))
+    except (OSError, SafetensorError) as exc:
+        raise ModelError(f"{weights}: not readable tracker weights ({exc})") from None
+    enc_sd = {k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")}
+    try:
+        net.encoder.load_state_dict(enc_sd)
+    except RuntimeError as exc:
+        raise ModelError(f"{weights}: weights do not fit the card's encoder ({str(exc).splitlines()[0]})") from None
+    with torch.no_grad():
+        net.scale.copy_(tensors["head.scale"].reshape(()))
+        net.bias.copy_(tensors["head.bias"].reshape(()))
+    return net.eval()

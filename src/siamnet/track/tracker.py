@@ -1,0 +1,242 @@
+"""SiamFC inference: follow the target from its first box, frame by frame.
+
+Each frame: crop a search region around the last position (s_x = s_z · search/exemplar, the
+target's context square scaled up), encode it once, and correlate the exemplar's kernel with
+it at a few scales; the scales are taken on the feature map (resized by 1/g, the features of
+the region as if the target had grown by g), which costs one encoder pass per frame instead of
+one per scale.  The best scale's peak (non-unit scales penalised) wins; its response is
+upsampled, normalised and blended with a cosine (Hann) window that favours small motion, and
+its peak gives the displacement.  The size follows the chosen scale with damping (SiamFC's
+``scale_lr``).
+
+The *confidence* is the peak's prominence (peak − median of the map, the background level)
+relative to the target's own prominence on the first frame, clipped to 0..1: about 1 while
+the target looks as it did, near 0.3 for background alone.  Below the card's τ the frame
+reports the target **lost**: the box stays where it was, and the next frames search a wider
+region (``lost_search`` pixels at the same scale, almost no window) until the target is found
+again with confidence ≥ τ.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from ..errors import DataError
+from .card import DEFAULT_INPUT, load_net, read_card, resolve
+from .crops import context_size, crop, to_tensor
+from .frames import check_box
+from .model import SiamFC, xcorr
+
+
+def _fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    w = conv.weight
+    std = torch.sqrt(bn.running_var + bn.eps)
+    fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                      conv.dilation, conv.groups, bias=True)
+    with torch.no_grad():
+        fused.weight.copy_(w * (bn.weight / std).reshape(-1, 1, 1, 1))
+        b = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+        fused.bias.copy_((b - bn.running_mean) * bn.weight / std + bn.bias)
+    return fused
+
+
+def fuse_batchnorm(module: nn.Module) -> nn.Module:
+    """Fold every batch norm that directly follows a conv into it (inference only): the same
+    outputs, about a quarter less time on a CPU."""
+    for name, child in list(module.named_children()):
+        fuse_batchnorm(child)
+    # named pairs (EfficientNet-Lite's _conv -> _bn attributes)
+    pairs = [("_conv_stem", "_bn0"), ("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")]
+    for c, b in pairs:
+        conv, bn = getattr(module, c, None), getattr(module, b, None)
+        if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+            setattr(module, c, _fold_bn(conv, bn))
+            setattr(module, b, nn.Identity())
+    if isinstance(module, nn.Sequential):
+        items = list(module)
+        for i in range(len(items) - 1):
+            if isinstance(items[i], nn.Conv2d) and isinstance(items[i + 1], nn.BatchNorm2d):
+                module[i] = _fold_bn(items[i], items[i + 1])
+                module[i + 1] = nn.Identity()
+    return module
+
+
+@dataclass
+class TrackResult:
+    boxes: list  # [x, y, w, h] per frame, the first being the init box
+    confidence: list  # per frame (1.0 for the first)
+    lost: list  # per frame
+    fps: float  # frames per second of tracking alone (frames decoded beforehand)
+
+    @property
+    def frames(self) -> int:
+        return len(self.boxes)
+
+    def to_dict(self) -> dict:
+        return {"frames": self.frames, "fps": round(self.fps, 2),
+                "boxes": [[round(float(v), 2) for v in b] for b in self.boxes],
+                "confidence": [round(float(c), 4) for c in self.confidence], "lost": [bool(v) for v in self.lost]}
+
+
+@dataclass
+class Tracker:
+    """A SiamFC tracker: ``init(frame, box)`` then ``update(frame)`` per frame, or ``track``."""
+
+    net: SiamFC
+    settings: dict = field(default_factory=lambda: dict(DEFAULT_INPUT))
+    threshold: float | None = None  # lost-confidence τ
+    card: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.settings = {**DEFAULT_INPUT, **self.settings}
+        self.net = fuse_batchnorm(self.net.eval())
+        self._windows: dict[int, np.ndarray] = {}
+        self._encoder = self._compile(self.net.encoder)
+
+    def _compile(self, encoder: nn.Module):
+        """The search encoder as a frozen TorchScript graph in channels-last layout (oneDNN fuses
+        conv + activation): about 1.8× faster per frame on a CPU than eager mode, same outputs."""
+        if next(encoder.parameters()).device.type != "cpu":
+            return encoder
+        try:
+            with torch.inference_mode():
+                cl = encoder.to(memory_format=torch.channels_last)
+                probe = torch.zeros(1, 3, self.settings["search"], self.settings["search"]).to(
+                    memory_format=torch.channels_last)
+                return torch.jit.freeze(torch.jit.trace(cl, probe, check_trace=False))
+        except Exception:  # noqa: BLE001 - an unusual build without TorchScript: eager mode still works
+            return encoder
+
+    @classmethod
+    def load(cls, name_or_path: str | Path = "tracker") -> "Tracker":
+        path = resolve(name_or_path)
+        card = read_card(path)
+        return cls(load_net(card, path), card.get("input", {}), card.get("threshold"), card)
+
+    # -- one frame at a time ---------------------------------------------------------------
+
+    def init(self, frame: np.ndarray, box) -> None:
+        H, W = frame.shape[:2]
+        check_box(box, W, H)
+        x, y, w, h = (float(v) for v in box)
+        s = self.settings
+        self.center = np.array([x + w / 2, y + h / 2])
+        self.size = np.array([w, h])
+        self.init_size = self.size.copy()
+        self.frame_size = (W, H)
+        self.fill = frame.reshape(-1, 3).mean(0)
+        s_z = context_size(w, h, s["context"])
+        z = crop(frame, self.center[0], self.center[1], s_z, s["exemplar"], self.fill)
+        with torch.inference_mode():
+            self.kernel = self.net.template(to_tensor(z))
+        self.lost = False
+        # the target's own response on the first frame: what "fully present" looks like
+        self.reference = 1.0
+        self.reference = max(self._search(frame)[3], 1e-6)
+
+    def _prominence(self, r: np.ndarray) -> float:
+        """How far the peak stands above the map's median (the background level)."""
+        return float(r.max() - np.median(r))
+
+    def _search(self, frame: np.ndarray):
+        """Encode the search region and correlate at every scale → (maps, gains, best, prominence, side, px)."""
+        s = self.settings
+        w, h = self.size
+        s_x = context_size(w, h, s["context"]) * s["search"] / s["exemplar"]
+        search_px = s["lost_search"] if self.lost else s["search"]
+        side = s_x * search_px / s["search"]
+        half = (s["scale_num"] - 1) // 2
+        if s.get("scale_mode") == "image" and half:  # SiamFC's own: one crop per scale, one batch
+            gains = [s["scale_step"] ** i for i in range(-half, half + 1)]
+            xs = [crop(frame, self.center[0], self.center[1], side * g, search_px, self.fill) for g in gains]
+            with torch.inference_mode():
+                feat = self._encoder(to_tensor(xs).contiguous(memory_format=torch.channels_last)).contiguous()
+                r = (xcorr(self.kernel, feat) * self.net.scale + self.net.bias)[:, 0].numpy()
+            maps = list(r)
+        else:
+            maps, gains = self._feature_scales(frame, side, search_px, half)
+        prom = np.array([self._prominence(m) for m in maps])
+        penalised = np.where(np.isclose(gains, 1.0), prom, prom * s["scale_penalty"])
+        best = int(np.argmax(penalised))
+        return maps, gains, best, float(prom[best]), side, search_px
+
+    def _window(self, n: int) -> np.ndarray:
+        if n not in self._windows:
+            h = np.hanning(n)
+            win = np.outer(h, h)
+            self._windows[n] = (win / win.sum()).astype(np.float32)
+        return self._windows[n]
+
+    def _feature_scales(self, frame, side, search_px, half):
+        """One encoder pass; the scales taken by resizing the feature map by 1/g."""
+        s = self.settings
+        k = s["kernel"]
+        x = crop(frame, self.center[0], self.center[1], side, search_px, self.fill)
+        with torch.inference_mode():
+            feat = self._encoder(to_tensor(x).contiguous(memory_format=torch.channels_last)).contiguous()
+            n0 = feat.shape[-1]
+            gains, maps = [], []
+            for i in range(-half, half + 1):
+                n = max(int(round(n0 / s["scale_step"] ** i)), k)
+                f = feat if n == n0 else F.interpolate(feat, size=(n, n), mode="bilinear", align_corners=False)
+                maps.append((xcorr(self.kernel, f) * self.net.scale + self.net.bias)[0, 0].numpy())
+                gains.append(n0 / n)
+        return maps, gains
+
+    def update(self, frame: np.ndarray) -> tuple[list, float, bool]:
+        s = self.settings
+        stride, up = s["stride"], s["response_up"]
+        maps, gains, best, prom, side, search_px = self._search(frame)
+        conf = float(np.clip(prom / self.reference, 0.0, 1.0))
+        g = gains[best]
+
+        import cv2
+
+        r = maps[best]
+        R = r.shape[0]
+        U = R * up
+        ru = cv2.resize(r, (U, U), interpolation=cv2.INTER_CUBIC)
+        ru = ru - ru.min()
+        ru = ru / max(float(ru.sum()), 1e-12)
+        wi = s["lost_window_influence"] if self.lost else s["window_influence"]
+        ru = (1 - wi) * ru + wi * self._window(U)
+        py, px = np.unravel_index(int(np.argmax(ru)), ru.shape)
+        d = (np.array([px, py]) + 0.5) / up - 0.5 - (R - 1) / 2
+        disp = d * stride * g * side / search_px
+
+        tau = self.threshold
+        if tau is not None and conf < tau:
+            self.lost = True  # keep the box; search wider next frame
+        else:
+            self.lost = False
+            W, H = self.frame_size
+            self.center = np.clip(self.center + disp, [0, 0], [W, H])
+            new = self.size * ((1 - s["scale_lr"]) + s["scale_lr"] * g)
+            self.size = np.clip(new, np.maximum(self.init_size * 0.1, 4.0), [W, H])
+        b = [self.center[0] - self.size[0] / 2, self.center[1] - self.size[1] / 2, self.size[0], self.size[1]]
+        return [float(v) for v in b], conf, self.lost
+
+    # -- a whole sequence ------------------------------------------------------------------
+
+    def track(self, frames: list[np.ndarray], box) -> TrackResult:
+        if not frames:
+            raise DataError("no frames to track")
+        t0 = time.perf_counter()
+        self.init(frames[0], box)
+        boxes, confs, lost = [[float(v) for v in box]], [1.0], [False]
+        for f in frames[1:]:
+            if f.shape != frames[0].shape:
+                raise DataError(f"frame of size {f.shape[1]}x{f.shape[0]}, the first is "
+                                f"{frames[0].shape[1]}x{frames[0].shape[0]} (frames of mixed sizes)")
+            b, c, l = self.update(f)
+            boxes.append(b), confs.append(c), lost.append(l)
+        dt = time.perf_counter() - t0
+        return TrackResult(boxes, confs, lost, len(frames) / max(dt, 1e-9))

@@ -1,0 +1,63 @@
+import numpy as np
+import torch
+
+from siamnet.core import ResponseMapLogisticLoss
+from siamnet.track.encoder import AlexEncoder, LiteEncoder
+from siamnet.track.model import SiamFC, xcorr
+from siamnet.track.pairs import Curated, PairSampler, label_map
+from siamnet.track.tracker import fuse_batchnorm
+
+
+def test_xcorr_is_one_correlation_per_pair():
+    torch.manual_seed(0)
+    z, x = torch.randn(3, 4, 2, 2), torch.randn(3, 4, 6, 6)
+    out = xcorr(z, x)
+    assert out.shape == (3, 1, 5, 5)
+    for i in range(3):
+        assert torch.allclose(out[i], torch.nn.functional.conv2d(x[i:i + 1], z[i:i + 1])[0], atol=1e-5)
+    # one exemplar against several search maps (the scales of one frame)
+    assert torch.allclose(xcorr(z[:1], x)[1], torch.nn.functional.conv2d(x[1:2], z[:1])[0], atol=1e-5)
+
+
+def test_response_map_loss_is_class_balanced():
+    loss = ResponseMapLogisticLoss()
+    labels = torch.zeros(1, 1, 5, 5)
+    labels[0, 0, 2, 2] = 1
+    right = torch.where(labels == 1, 10.0, -10.0)
+    assert loss(right, labels) < 1e-3 < loss(-right, labels)
+    # one positive weighs as much as the 24 negatives together
+    only_pos_wrong = torch.where(labels == 1, -10.0, -10.0)
+    only_neg_wrong = torch.where(labels == 1, 10.0, 10.0)
+    assert torch.isclose(loss(only_pos_wrong, labels), loss(only_neg_wrong, labels), rtol=1e-3)
+    neg_pair = torch.zeros(1, 1, 5, 5)  # no positive: negatives alone
+    assert loss(torch.full((1, 1, 5, 5), -10.0), neg_pair) < 1e-3
+
+
+def test_encoders_keep_stride_8_and_fused_bn_gives_the_same_map():
+    torch.manual_seed(0)
+    for enc, k, R in ((LiteEncoder(4, 16), 8, 25), (AlexEncoder(0.25, 16), 6, 17)):
+        net = SiamFC(enc, kernel=k).eval()
+        for m in net.modules():  # non-trivial batch-norm statistics
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2)
+        z, x = torch.rand(1, 3, 127, 127) * 255, torch.rand(2, 3, 255, 255) * 255
+        with torch.no_grad():
+            r = net(z.expand(2, -1, -1, -1), x)
+            assert r.shape == (2, 1, R, R)
+            fused = fuse_batchnorm(net)
+            assert torch.allclose(fused(z.expand(2, -1, -1, -1), x), r, atol=1e-3)
+
+
+def test_labels_follow_the_target_and_negative_pairs_have_none():
+    lab = label_map(25, 8, 255, 0, 0, 16)
+    assert lab[12, 12] == 1 and lab.sum() == 13  # radius 2 cells around the centre
+    moved = label_map(25, 8, 255, 16, -8, 16)
+    assert moved[11, 14] == 1 and moved[12, 12] == 0
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 255, (6, 255, 255, 3), dtype=np.uint8)
+    data = Curated(crops, np.full((6, 2), 64.0, np.float32), np.array([0, 0, 0, 1, 1, 1]), np.arange(6))
+    z, x, lab = PairSampler(data, rng, negative=1.0).batch(4)
+    assert z.shape == (4, 127, 127, 3) and x.shape == (4, 255, 255, 3) and lab.shape == (4, 1, 25, 25)
+    assert lab.sum() == 0
+    z, x, lab = PairSampler(data, rng, negative=0.0).batch(4)
+    assert (lab.reshape(4, -1).sum(1) > 0).all()
