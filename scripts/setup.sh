@@ -20,5 +20,5 @@ if [ "${SIAMNET_SETUP_FORCE:-0}" != "1" ] && [ -f "$stamp" ] && [ "$(cat "$stamp
 fi
 python -m pip install -q --upgrade pip
 python -m pip install -q torch==2.13.0
-python -m pip install -q -e '.[dev,faces,service,e2e]'
+python -m pip install -q -e '.[dev,faces,service,e2e,track]'
 echo "$want" > "$stamp"

@@ -150,6 +150,9 @@ def _headline(c) -> str:
     val = m.get("celeba_validation") or {}
     if "accuracy_10fold" in val:
         return f"{100 * val['accuracy_10fold']:.2f} % (10-fold, CelebA pairs)"
+    track = ((m.get("validation") or {}).get("trackers") or {}).get(c.name, {}).get("overall")
+    if track:
+        return f"success AUC {track['auc']:.3f}, precision@20px {track['precision20']:.3f} ({track['sequences']} sequences)"
     head = m.get("headline")
     return str(head) if head else ""
 
@@ -215,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_gallery import add_commands as add_gallery_commands
 
     add_gallery_commands(sub)
+    try:  # track and track-eval (OpenCV loads only when they run)
+        from .track.cli import add_commands as add_track_commands
+    except ImportError:
+        add_track_commands = None
+    if add_track_commands is not None:
+        add_track_commands(sub)
     try:  # serve and attendance live with the service (fastapi loads only when serve runs)
         from .service.cli import add_commands as add_service_commands
     except ImportError:

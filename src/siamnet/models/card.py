@@ -18,8 +18,9 @@ from ..errors import ModelError
 FORMAT = "siamnet-model/2"
 OLD_MODEL_FORMAT = "siamnet-model/1"
 OLD_FACE_FORMAT = "siamnet-face-card/1"
-DISTANCE_NAMES = ("squared_euclidean", "euclidean", "cosine")
-SCORES = ("distance", "pair_head")
+DISTANCE_NAMES = ("squared_euclidean", "euclidean", "cosine", "cross_correlation")
+# "response": a tracker's peak of φ(z) ⋆ φ(x), its τ the confidence below which the target is lost
+SCORES = ("distance", "pair_head", "response")
 MAX_EMBEDDING_DIM = 65_536
 
 
@@ -32,7 +33,7 @@ class ModelCard:
     encoder_args: dict = field(default_factory=dict)
     embedding_dim: int = 128
     distance: str = "squared_euclidean"
-    score: str = "distance"  # "distance": smaller d = more alike; "pair_head": P(same) from the head
+    score: str = "distance"  # "distance": smaller d = more alike; "pair_head": P(same) from the head; "response": tracker
     threshold: float | None = None  # verify τ: same when d < τ (P(same) > τ for score="pair_head")
     threshold_source: str = ""
     identify_threshold: float | None = None  # 1:N τ (stricter), in the same units
