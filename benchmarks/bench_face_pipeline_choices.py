@@ -37,6 +37,10 @@ def parse_args(argv=None):
     p.add_argument("--cnn-sample", type=int, default=20,
                    help="photos with a HOG face on which the CNN detector is timed too")
     p.add_argument("--raw", type=Path, help="celeba_faces_raw_sample folder (optional)")
+    p.add_argument("--raw-cnn-side", type=int, default=500,
+                   help="--raw: the CNN detector looks only at photos whose search copy is at most "
+                        "this many pixels on its longer side, or where HOG found nothing (its cost "
+                        "grows with the pixels: seconds per photo on a CPU)")
     p.add_argument("--models", default="dlib-resnet,face-small")
     p.add_argument("--out", type=Path)
     p.add_argument("--save", type=Path, help="write the chips' encodings (npz) here")
@@ -60,7 +64,8 @@ def main(argv=None) -> int:
         if not args.raw:
             sys.exit("give --pairs and --images, or --raw")
         hog = FacePipeline()
-        line = json.dumps({"raw_sample": raw_sample(args.raw, hog, DlibCnnDetector(upsample=0), pick_box)})
+        line = json.dumps({"raw_sample": raw_sample(args.raw, hog, DlibCnnDetector(upsample=0), pick_box,
+                                                 args.raw_cnn_side)})
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(line + "\n")
@@ -209,7 +214,7 @@ def main(argv=None) -> int:
 
     raw = None
     if args.raw:
-        raw = raw_sample(args.raw, hog, DlibCnnDetector(upsample=0), pick_box)
+        raw = raw_sample(args.raw, hog, DlibCnnDetector(upsample=0), pick_box, args.raw_cnn_side)
         print(json.dumps({"raw_sample": raw}), file=sys.stderr)
     for r in results.values():
         r.pop("_decided")
@@ -225,7 +230,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def raw_sample(root: Path, hog, cnn, pick_box) -> dict:
+def raw_sample(root: Path, hog, cnn, pick_box, cnn_side: int = 500) -> dict:
     """Faces found by HOG and by the CNN detector (on the same ≤1024 px copy, upsample 0, to
     keep its cost bearable on a CPU) in each raw photo."""
     from siamnet.faces.detect import load_image
@@ -235,18 +240,23 @@ def raw_sample(root: Path, hog, cnn, pick_box) -> dict:
         rgb = load_image(path)
         hb = hog.detect(rgb)
         small, _, _ = hog._detection_copy(rgb)
-        t = time.perf_counter()
-        cb = cnn.detect(small)
-        t_cnn.append(time.perf_counter() - t)
+        cb = None
+        if not hb or max(small.shape[:2]) <= cnn_side:
+            t = time.perf_counter()
+            cb = cnn.detect(small)
+            t_cnn.append(time.perf_counter() - t)
         lc = pick_box(hb, rgb.shape, "largest"), pick_box(hb, rgb.shape, "centre")
         rows.append({"photo": str(path.relative_to(root)), "size": list(rgb.shape[:2]),
-                     "hog": len(hb), "cnn": len(cb), "largest_is_centre": lc[0] is lc[1]})
+                     "hog": len(hb), "cnn": None if cb is None else len(cb),
+                     "largest_is_centre": lc[0] is lc[1]})
+    looked = [r for r in rows if r["cnn"] is not None]
     return {"photos": len(rows), "hog_no_face": sum(r["hog"] == 0 for r in rows),
-            "cnn_no_face": sum(r["cnn"] == 0 for r in rows),
             "hog_several": sum(r["hog"] > 1 for r in rows),
-            "cnn_more_than_hog": sum(r["cnn"] > r["hog"] for r in rows),
+            "cnn_photos": len(looked), "cnn_no_face": sum(r["cnn"] == 0 for r in looked),
+            "cnn_more_than_hog": sum(r["cnn"] > r["hog"] for r in looked),
+            "cnn_fewer_than_hog": sum(r["cnn"] < r["hog"] for r in looked),
             "largest_not_centre": [r["photo"] for r in rows if not r["largest_is_centre"]],
-            "cnn_seconds_per_photo": float(np.mean(t_cnn)), "rows": rows}
+            "cnn_seconds_per_photo": float(np.mean(t_cnn)) if t_cnn else None, "rows": rows}
 
 
 if __name__ == "__main__":
