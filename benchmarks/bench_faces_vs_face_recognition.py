@@ -53,6 +53,12 @@ fold thresholds fall.
 With ``--models all`` on that file (2026-11-23, siamnet in batches of 200, 2-core CPU): dlib-resnet
 95.68 %, face-siamese 95.40 %, face-small 83.35 %, face_recognition 95.83 %; 28.4 / 23.7 / 22.5
 vs 8.2 images/s.
+
+Measured again (2026-12-01, issue 16) on the same 2,000 pairs, ``--models all --threads 1``, 2-core CPU
+shared with five other jobs: dlib-resnet 95.95 ± 3.85 %, face-small 83.15 %, face_recognition
+95.95 ± 3.80 %; 9.33 / 5.91 vs 3.50 photos/s; no face in 1 vs 13 photos; 2 pair decisions flipped
+between siamnet and face_recognition, both on photos only siamnet found a face in (one right each).
+docs/faces-pipeline.md has the full output and what each pipeline choice measured.
 """
 
 from __future__ import annotations
