@@ -1,6 +1,6 @@
 """Is one face model better than another, or did the pair file happen to favour it?
 
-    python benchmarks/bench_face_pairsets.py CHIPS [--models dlib-resnet,face-siamese,face-small]
+    python benchmarks/bench_face_pairsets.py CHIPS [--models dlib-resnet,face-small]
         [--identities 7450-7499] [--sets 20] [--folds 10] [--per-fold 300] [--seed 0]
 
 One LFW-style pairs file (10 folds x 300 matched + 300 mismatched) is a sample: on our
@@ -33,7 +33,7 @@ from PIL import Image
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("chips", type=Path)
-    ap.add_argument("--models", default="dlib-resnet,face-siamese,face-small")
+    ap.add_argument("--models", default="dlib-resnet,face-small")
     ap.add_argument("--identities", default="7450-7499", help="celeba identity range FIRST-LAST")
     ap.add_argument("--sets", type=int, default=20, help="how many pair files to draw")
     ap.add_argument("--folds", type=int, default=10)

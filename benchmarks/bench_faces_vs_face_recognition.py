@@ -1,7 +1,7 @@
 """siamnet's face pipeline vs face_recognition on the same images and pairs, one run.
 
     PYTHONPATH=src python benchmarks/bench_faces_vs_face_recognition.py --pairs PAIRS --images DIR \
-        [--models dlib-resnet,face-siamese,face-small | --models all]
+        [--models dlib-resnet,face-small | --models all]
     PYTHONPATH=src python benchmarks/bench_faces_vs_face_recognition.py --celeba \
         [--identities 7450-7499] [--folds 10] [--per-fold 100] [--workdir DIR]
 
@@ -23,6 +23,12 @@ Where a pipeline finds no face, both encode the same centre crop (siamnet's
 ``--models`` scores more of siamnet's face models on the same pairs in the same run (each one
 end to end: its own detect + align + encode pass); the first is compared with face_recognition
 distance by distance (``siamnet`` in the JSON; the others are ``siamnet <model>``).
+``--pick``/``--detector`` set siamnet's choice of face and detector (default: each card's
+``input``).  To find the next gap, the output names, per pipeline, the photos where it found
+no face, and, for every pair of pipelines, how many pair decisions flipped between them (each
+at its own k-fold thresholds), how many of those each one got right, and which photos only
+one of them found a face in; ``--flips N`` lists the first N flipped pairs (file line,
+distances) between siamnet and face_recognition.
 Accuracy is k-fold (τ fit by best accuracy on the other folds) for all; timings are
 end-to-end (decode + detect + align + encode, model loading excluded, 4 warm-up images first).
 ``--threads`` sets torch's CPU threads (siamnet's encoder only; dlib's are its own).
@@ -47,6 +53,12 @@ fold thresholds fall.
 With ``--models all`` on that file (2026-11-23, siamnet in batches of 200, 2-core CPU): dlib-resnet
 95.68 %, face-siamese 95.40 %, face-small 83.35 %, face_recognition 95.83 %; 28.4 / 23.7 / 22.5
 vs 8.2 images/s.
+
+Measured again (2026-12-01, issue 16) on the same 2,000 pairs, ``--models all --threads 1``, 2-core CPU
+shared with five other jobs: dlib-resnet 95.95 ± 3.85 %, face-small 83.15 %, face_recognition
+95.95 ± 3.80 %; 9.33 / 5.91 vs 3.50 photos/s; no face in 1 vs 13 photos; 2 pair decisions flipped
+between siamnet and face_recognition, both on photos only siamnet found a face in (one right each).
+docs/faces-pipeline.md has the full output and what each pipeline choice measured.
 """
 
 from __future__ import annotations
@@ -94,6 +106,13 @@ def parse_args(argv=None):
                    help="comma-separated siamnet face models to score, or 'all' (every bundled "
                         "one); the first is the one compared with face_recognition "
                         "(default: dlib-resnet, the same network)")
+    p.add_argument("--pick", choices=["largest", "centre"],
+                   help="siamnet: the subject among several faces (default: the card's input.pick)")
+    p.add_argument("--detector", choices=["hog", "hog+cnn", "cnn"],
+                   help="siamnet: dlib HOG, HOG then CNN where HOG finds nothing, or CNN only "
+                        "(default: the card's input.detector)")
+    p.add_argument("--flips", type=int, default=10,
+                   help="list this many flipped pairs between siamnet and face_recognition")
     p.add_argument("--threads", type=int, help="torch CPU threads for siamnet's encoder "
                    "(default: torch's own choice; on a machine shared with another busy job, "
                    "1 can be much faster than oversubscribing)")
@@ -145,14 +164,14 @@ def distinct_images(pairset: PairSet, images: Path) -> tuple[list[Path], np.ndar
 # -- the two pipelines ---------------------------------------------------------------------
 
 
-def run_siamnet(paths: list[Path], model, batch_size: int = 200
-                ) -> tuple[np.ndarray, list[int], float]:
+def run_siamnet(paths: list[Path], model, batch_size: int = 200, pick: str | None = None,
+                detector: str | None = None) -> tuple[np.ndarray, list[int], float]:
     from siamnet.faces.api import encode_many
     from siamnet.faces.pairs import encode_images
 
-    encode_many(paths[:4], model)  # warm-up: weights, detector, predictor
+    encode_many(paths[:4], model, pick=pick, detector=detector)  # warm-up: weights, detectors
     t0 = time.perf_counter()
-    enc, no_face = encode_images(paths, model, batch_size)
+    enc, no_face = encode_images(paths, model, batch_size, pick=pick, detector=detector)
     return enc, no_face, time.perf_counter() - t0
 
 
@@ -193,6 +212,7 @@ def scores(enc: np.ndarray, ia: np.ndarray, ib: np.ndarray, pairset: PairSet,
         d = np.asarray(model.distance(enc[ia].astype(np.float64), enc[ib].astype(np.float64)))
     same = pairset.same
     accs, taus = cross_validated_accuracy(d, same, pairset.fold_of)
+    decided = d < np.asarray(taus)[pairset.fold_of]  # each pair at its held-out fold's τ
     rep = verification_report(-d, same, far=1e-3)
     dlib_scale = model is None or model.card.encoder == "dlib-resnet"  # where 0.6 means something
     return {"model": "face_recognition" if model is None else model.name,
@@ -205,7 +225,21 @@ def scores(enc: np.ndarray, ia: np.ndarray, ib: np.ndarray, pairset: PairSet,
             "auc": rep["auc"],
             "eer": rep["eer"], "tar_at_far_1e-3": rep["tar_at_far"], "no_face": len(no_face),
             "seconds": seconds, "faces_per_second": len(enc) / seconds,
-            "_distances": d, "_no_face": set(no_face)}
+            "_distances": d, "_no_face": set(no_face), "_decided": decided}
+
+
+def flips_between(a: dict, b: dict, same: np.ndarray, ia, ib, names: list[str]) -> dict:
+    """How two pipelines' k-fold decisions differ on the same pairs, and which photos only one
+    of them found a face in."""
+    flipped = a["_decided"] != b["_decided"]
+    a_right = flipped & (a["_decided"] == same)
+    return {"flipped": int(flipped.sum()), "first_right": int(a_right.sum()),
+            "second_right": int((flipped & ~a_right).sum()),
+            "flipped_touching_a_no_face_photo": int(sum(
+                1 for k in np.flatnonzero(flipped)
+                if {ia[k], ib[k]} & (a["_no_face"] | b["_no_face"]))),
+            "no_face_only_first": sorted(names[i] for i in a["_no_face"] - b["_no_face"]),
+            "no_face_only_second": sorted(names[i] for i in b["_no_face"] - a["_no_face"])}
 
 
 # -- main ----------------------------------------------------------------------------------
@@ -239,9 +273,12 @@ def main(argv=None) -> int:
     paths, ia, ib = distinct_images(pairset, images)
     results = {}
     for i, model in enumerate(models):
-        enc, missed, secs = run_siamnet(paths, model, args.batch_size)
+        enc, missed, secs = run_siamnet(paths, model, args.batch_size, args.pick, args.detector)
         key = "siamnet" if i == 0 else f"siamnet {model.name}"
         results[key] = scores(enc, ia, ib, pairset, missed, secs, model)
+        from siamnet.faces.api import choices_of
+
+        results[key]["pick"], results[key]["detector"] = choices_of(model, args.pick, args.detector)
     fr_note = None
     if args.only_siamnet:
         fr_note = "skipped (--only-siamnet)"
@@ -255,6 +292,22 @@ def main(argv=None) -> int:
         else:
             enc_fr, missed_fr, secs_fr = run_face_recognition(paths)
             results["face_recognition"] = scores(enc_fr, ia, ib, pairset, missed_fr, secs_fr)
+    names = [str(p.relative_to(images)) if p.is_relative_to(images) else str(p) for p in paths]
+    for r in results.values():
+        r["no_face_images"] = sorted(names[i] for i in r["_no_face"])
+    keys = list(results)
+    flips = {f"{a} vs {b}": flips_between(results[a], results[b], pairset.same, ia, ib, names)
+             for n, a in enumerate(keys) for b in keys[n + 1:]}
+    flipped_pairs = []
+    if "face_recognition" in results:
+        s, f = results["siamnet"], results["face_recognition"]
+        for k in np.flatnonzero(s["_decided"] != f["_decided"])[:args.flips]:
+            p = pairset.pairs[k]
+            flipped_pairs.append({"line": p.line, "same": bool(p.same), "a": names[ia[k]],
+                                  "b": names[ib[k]],
+                                  "siamnet_distance": float(s["_distances"][k]),
+                                  "face_recognition_distance": float(f["_distances"][k]),
+                                  "siamnet_right": bool(s["_decided"][k] == p.same)})
     compare = {}
     if "face_recognition" in results:
         s, f = results["siamnet"], results["face_recognition"]
@@ -266,8 +319,8 @@ def main(argv=None) -> int:
                        float(np.abs(d1 - d2)[both].max()) if both.any() else None,
                    "decisions_differing_at_0.6": int(((d1 < 0.6) != (d2 < 0.6)).sum())}
     for r in results.values():
-        r.pop("_distances")
-        r.pop("_no_face")
+        for k in ("_distances", "_no_face", "_decided"):
+            r.pop(k)
 
     print(f"{len(pairset.pairs)} pairs ({pairset.folds} folds), {len(paths)} distinct images; "
           f"{platform.processor() or platform.machine()}, torch threads "
@@ -292,11 +345,24 @@ def main(argv=None) -> int:
               f"{compare['max_abs_distance_difference']:.2g} (over pairs whose faces both "
               f"pipelines found: {both if both is None else f'{both:.2g}'}), decisions "
               f"differing at 0.6: {compare['decisions_differing_at_0.6']}")
+    for name, r in results.items():
+        if r["no_face_images"]:
+            print(f"no face ({name}): {', '.join(r['no_face_images'])}")
+    for pair, fl in flips.items():
+        first, second = pair.split(" vs ")
+        print(f"flips {pair}: {fl['flipped']} pairs decided differently (k-fold τ); right: "
+              f"{first} {fl['first_right']}, {second} {fl['second_right']}; "
+              f"{fl['flipped_touching_a_no_face_photo']} involve a photo without a face")
+    for fp in flipped_pairs:
+        print(f"  line {fp['line']} ({'same' if fp['same'] else 'different'}): {fp['a']} - {fp['b']}  "
+              f"siamnet {fp['siamnet_distance']:.3f} ({'right' if fp['siamnet_right'] else 'wrong'}), "
+              f"face_recognition {fp['face_recognition_distance']:.3f}")
     print(json.dumps({"pairs_file": str(pairs_file), "images_dir": str(images),
                       "pairs": len(pairset.pairs), "folds": pairset.folds, "images": len(paths),
                       "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
                       "batch_size": args.batch_size,
-                      "results": results, "face_recognition_note": fr_note, **compare}))
+                      "results": results, "face_recognition_note": fr_note, "flips": flips,
+                      "flipped_pairs": flipped_pairs, **compare}))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Open-set identification: with N people enrolled, are strangers reported "unknown"?
 
-    python benchmarks/bench_open_set.py CHIPS [--models dlib-resnet,face-siamese,face-small]
+    python benchmarks/bench_open_set.py CHIPS [--models dlib-resnet,face-small]
         [--identities 7450-7499] [--enrolled 25] [--shots 5] [--seed 0]
 
 CHIPS is a folder of aligned chips by person (``scripts/prepare_face_chips.py``), e.g.
@@ -40,7 +40,7 @@ from PIL import Image
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("chips", type=Path)
-    ap.add_argument("--models", default="dlib-resnet,face-siamese,face-small")
+    ap.add_argument("--models", default="dlib-resnet,face-small")
     ap.add_argument("--identities", default="7450-7499")
     ap.add_argument("--enrolled", type=int, default=25)
     ap.add_argument("--shots", type=int, default=5)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The commands that made the bundled face models `face-small` and `face-siamese` and their cards
+# The commands that made the bundled face model `face-small` (and the retired `face-siamese`) and their cards
 # (src/siamnet/models/bundled/, src/siamnet/models/bundled/face-small.*). Data: celeba_faces and
 # att_faces from $SIAMNET_DATA. Identities: celeba 7201-7399 + att train; 7400-7449 calibrate τ;
 # 7450-7499 are the validation pairs. face-small's training ran on one H100 (about a minute; the
@@ -26,12 +26,13 @@ siamnet train --data $W/face64 --mode RGB --input-size 64 --init $W/face-small/m
     --val-ways 20 --seed 0 --no-progress --workers 1 --p 32 --k 4 --batches-per-epoch 20 --epochs 30 \
     --patience 10 --miner batch-all --margin 0.2 --lr 3e-4 --weight-decay 0.05 --out $W/face-small-ft --name face-small \
     --terms "CelebA (Liu et al. 2015): non-commercial research purposes only; AT&T/ORL Database of Faces (Samaria & Harter 1994): acknowledge AT&T Laboratories Cambridge"
-# 4. face-siamese: top layers on the frozen dlib encoder
-python scripts/train_face_siamese.py $W/chips/dlib-resnet.npz $W/face-siamese
-cp $W/face-siamese/face-siamese.safetensors src/siamnet/models/bundled/
+# 4. face-siamese (top layers on the frozen dlib encoder) is retired from the bundle (issue 16): on
+#    the validation pairs it scored 95.90 % vs dlib-resnet's 95.95 % (96.30 % mirror-averaged), so it
+#    did not earn its place. To remake it anyway:
+#    python scripts/train_face_siamese.py $W/chips/dlib-resnet.npz $W/face-siamese
 # 5. cards: provisional, τ calibrated (best accuracy) on 7400-7449, validation measured on 7450-7499
-for m in face-small face-siamese; do
-    python scripts/face_cards.py provisional $m src/siamnet/models/bundled/$m.json --training-log $W/face-siamese/face-siamese-training.json --trained $W/face-small-ft/model
+for m in face-small; do
+    python scripts/face_cards.py provisional $m src/siamnet/models/bundled/$m.json --trained $W/face-small-ft/model
     siamnet calibrate --model $m --pairs $W/cal/pairs.txt --images $W/cal/images --best-accuracy --out $W/$m.json --json
     cp $W/$m.json src/siamnet/models/bundled/$m.json
     siamnet pairs --model $m --pairs $W/val/pairs.txt --images $W/val/images --json > $W/val-$m.json

@@ -452,7 +452,9 @@ def _lfw_pairs(args, model) -> int:
     bar, update = _progress(_images_in(pairset), args.json)
     try:
         res, (fpr, tpr), d = evaluate_pairs(pairset, args.images, model, far=args.far, batch_size=args.batch_size,
-                                            progress=update, workers=args.workers)
+                                            progress=update, workers=args.workers,
+                                            pick=getattr(args, "pick", None),
+                                            detector=getattr(args, "detector", None))
     finally:
         bar.close()
     if args.scores:
@@ -656,6 +658,12 @@ def add_commands(sub) -> None:
             q.add_argument("--far", type=rate, default=1e-3, help="FAR for the TAR figure")
             q.add_argument("--plot", help="save the ROC curve to this PNG")
             q.add_argument("--scores", help="write each pair's distance and P(same), one line per pair in order")
+            q.add_argument("--pick", choices=["largest", "centre"],
+                           help="face photos with several faces: compare the largest or the one nearest the "
+                                "centre (default: the card's input.pick)")
+            q.add_argument("--detector", choices=["hog", "hog+cnn", "cnn"],
+                           help="face detector: dlib HOG, HOG then dlib's CNN where HOG finds nothing, or CNN "
+                                "only (default: the card's input.detector)")
         else:
             rule = q.add_mutually_exclusive_group()
             rule.add_argument("--far", type=rate, default=1e-3,

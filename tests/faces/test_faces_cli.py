@@ -107,9 +107,9 @@ def test_identify_a_photo_without_a_face_exits_2(face_model, people, tmp_path, c
     code, out, err = run(capsys, "identify", "--gallery", g, wall)
     assert code == 2 and "(no face)" in out and f"{wall}: no face detected" in err
     # a model the gallery's people were not enrolled with is refused, not "unknown" for all
-    code, out, err = run(capsys, "identify", "--gallery", g, ada[4], "--model", "face-siamese")
-    assert code == 2 and "enrolled with dlib-resnet (1 people), not with face-siamese" in err
-    code, out, err = run(capsys, "enroll", "--gallery", g, "Bob", ada[3], "--model", "face-siamese")
+    code, out, err = run(capsys, "identify", "--gallery", g, ada[4], "--model", "face-small")
+    assert code == 2 and "enrolled with dlib-resnet (1 people), not with face-small" in err
+    code, out, err = run(capsys, "enroll", "--gallery", g, "Bob", ada[3], "--model", "face-small")
     assert code == 2 and "'Bob' was not enrolled" in err
     assert [p["name"] for p in last_json(run(capsys, "people", "--gallery", g, "--json")[1])
             ["people"]] == ["Ada"]
@@ -149,8 +149,9 @@ def test_pairs_report(face_model, lfw_dir, pair_file, tmp_path, capsys, monkeypa
     import siamnet.faces.api as api_module
 
     calls = []
-    real = api_module.largest_chip
-    monkeypatch.setattr(api_module, "largest_chip", lambda rgb, size: calls.append(1) or real(rgb, size))
+    real = api_module.subject_chip
+    monkeypatch.setattr(api_module, "subject_chip",
+                        lambda rgb, size, pick, detector: calls.append(pick) or real(rgb, size, pick, detector))
     code, out, _ = run(capsys, "pairs", "--pairs", pair_file, "--images", lfw_dir, "--json",
                        "--plot", tmp_path / "roc.png", "--workers", "2")
     res = last_json(out)
@@ -161,9 +162,14 @@ def test_pairs_report(face_model, lfw_dir, pair_file, tmp_path, capsys, monkeypa
     assert res["pairs"] == 40 and res["folds"] == 2 and len(res["fold_accuracies"]) == 2
     assert res["accuracy"] >= 0.9 and res["auc"] >= 0.95 and res["no_face"] == 0
     assert len(calls) == res["images"] <= 30  # each distinct image encoded once
+    assert set(calls) == {"largest"} and res["pick"] == "largest" and res["detector"] == "hog"
     assert (tmp_path / "roc.png").stat().st_size > 1000
     code, out, _ = run(capsys, "pairs", "--pairs", pair_file, "--images", lfw_dir)
     assert code == 0 and "accuracy" in out and "images/s" in out and "centre crop" in out
+    calls.clear()
+    code, out, _ = run(capsys, "pairs", "--pairs", pair_file, "--images", lfw_dir, "--pick", "centre", "--json")
+    res = last_json(out)  # one face per crop: the same pairs, decided the same way
+    assert code == 0 and set(calls) == {"centre"} and res["pick"] == "centre" and res["accuracy"] >= 0.9
 
 
 def test_pairs_no_face_uses_centre_crop(face_model, lfw_dir, tmp_path, capsys):

@@ -94,8 +94,9 @@ def test_bundled_face_models_load_and_encode(siamnet_cache, celeba_chips):
     from siamnet.faces.models import list_face_models, load_face_model
 
     names = {c.name for c in list_face_models()}
-    assert {"dlib-resnet", "face-siamese", "face-small"} <= names
-    for name in ("face-siamese", "face-small"):
+    assert {"dlib-resnet", "face-small"} <= names
+    assert "face-siamese" not in names  # retired: it did not beat dlib-resnet on real-world pairs
+    for name in ("face-small",):
         model = load_face_model(name)
         assert model.card.terms and "non-commercial" in model.card.terms  # CelebA's terms travel with it
         enc = model.encode_items(celeba_chips[0][:2])

