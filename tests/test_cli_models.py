@@ -8,7 +8,7 @@ from siamnet.cli import main
 def test_models_table_and_json(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    for name in ("omniglot", "omniglot-pair", "dlib-resnet", "face-siamese", "face-small"):
+    for name in ("omniglot", "omniglot-pair", "dlib-resnet", "face-small", "tracker"):
         assert name in out
     assert "% 20-way 1-shot" in out and "(10-fold, CelebA pairs)" in out
     assert sum(line.split()[0] == "face-small" for line in out.splitlines() if line.strip()) == 1  # once

@@ -401,7 +401,7 @@ class DlibResNetEncoder(Encoder):
 @functools.lru_cache(maxsize=None)
 def fused_pretrained() -> FusedDlibResNet:
     """dlib's ResNet with dlib's weights, affine-folded and channels-last, built once per
-    process and shared by every card that uses it (dlib-resnet, face-siamese).
+    process and shared by every card that uses it (dlib-resnet, and dlib-resnet+projection cards).
 
     ``$SIAMNET_DEVICE``: auto (CUDA when present) | cpu | cuda.  On an H100, float32 encodings
     (cuDNN's default TF32 convolutions) stayed within 1.8e-4 of the CPU's, float16 autocast
