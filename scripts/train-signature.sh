@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The bundled `signature` model, and the side-by-side comparison of objectives it was chosen by.
+#
+#   scripts/train-signature.sh compare   # 4 objectives x 8 epochs on the same batches (short runs)
+#   scripts/train-signature.sh model     # the bundled model: src/siamnet/models/bundled/signature.*
+#
+# Data: $SIAMNET_DATA (default ../shared/datasets) holding bhsig260_bengali/ and sign_data/.
+# One thread (the CPU is shared); on a machine with a GPU the same command uses it (--device cuda).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA="${SIAMNET_DATA:-../shared/datasets}"
+PY="${PYTHON:-python}"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+mkdir -p runs/signature
+case "${1:-model}" in
+  compare)
+    for objective in triplet-batch-hard triplet-semi-hard contrastive pair; do
+      rm -f "runs/signature/compare-$objective.jsonl"
+      "$PY" -m siamnet.signatures.train --data "$DATA" --objective "$objective" --epochs "${EPOCHS:-8}" --seed 0 \
+        --log "runs/signature/compare-$objective.jsonl" | tee "runs/signature/compare-$objective.log"
+    done ;;
+  model)
+    "$PY" -m siamnet.signatures.train --data "$DATA" --objective "${OBJECTIVE:-triplet-batch-hard}" \
+      --epochs "${EPOCHS:-40}" --seed 0 --log runs/signature/model.jsonl \
+      --out src/siamnet/models/bundled/signature | tee runs/signature/model.log ;;
+  *) echo "usage: $0 compare|model" >&2; exit 2 ;;
+esac
