@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bundled `signature` model, and the side-by-side comparison of objectives it was chosen by.
 #
-#   scripts/train-signature.sh compare   # 4 objectives x 8 epochs on the same batches (short runs)
+#   scripts/train-signature.sh compare   # 4 objectives x EPOCHS (4) epochs on the same batches (short runs)
 #   scripts/train-signature.sh model     # the bundled model: src/siamnet/models/bundled/signature.*
 #
 # Data: $SIAMNET_DATA (default ../shared/datasets) holding bhsig260_bengali/ and sign_data/.
@@ -14,9 +14,9 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" PYTHONPATH="$PWD/src${PYTHONPATH:
 mkdir -p runs/signature
 case "${1:-model}" in
   compare)
-    for objective in triplet-batch-hard triplet-semi-hard contrastive pair; do
+    for objective in ${OBJECTIVES:-triplet-batch-hard triplet-semi-hard contrastive pair}; do
       rm -f "runs/signature/compare-$objective.jsonl"
-      "$PY" -m siamnet.signatures.train --data "$DATA" --objective "$objective" --epochs "${EPOCHS:-8}" --seed 0 \
+      "$PY" -m siamnet.signatures.train --data "$DATA" --objective "$objective" --epochs "${EPOCHS:-4}" --seed 0 \
         --log "runs/signature/compare-$objective.jsonl" | tee "runs/signature/compare-$objective.log"
     done ;;
   model)

@@ -9,9 +9,11 @@ way, whatever collection it came from:
    an integer box filter until its longer side is at most ``work_side`` px;
 3. the paper's grey level is its median; ink is what Otsu's threshold puts on the dark side
    *and* is at least ``min_contrast`` grey levels darker than the paper (so a blank page with
-   noise, or a photo of blank paper, holds no ink);
-4. dark scanner borders (edge rows/columns that are mostly ink) are stripped, then specks
-   (connected ink blobs smaller than ``speck`` × the largest one) are dropped;
+   noise, or a photo of blank paper, holds no ink); a "paper" whose grey levels spread more than
+   ``max_paper_spread`` (a photo, not a page: scans of paper spread about 5-12) is refused;
+4. dark scanner borders (edge rows/columns that are mostly ink) are stripped, a drawn frame
+   (a page-wide blob whose pixels all lie near its own bounding box) is dropped, and so are
+   specks (connected ink blobs smaller than ``speck`` × the largest one);
 5. the image is cropped to the remaining ink, the background set to 0 and the ink stretched to
    0..255 (ink high), then resized keeping its aspect ratio and centred on a ``height`` × ``width``
    canvas.
@@ -67,7 +69,7 @@ def _is_frame(mask: np.ndarray, h: int, w: int) -> bool:
     """A blob spanning nearly the whole page whose pixels all lie near its own bounding box's
     edges: a drawn or printed frame around the page, not handwriting."""
     bh, bw = mask.shape
-    if bh < 0.9 * h or bw < 0.9 * w:
+    if bh < 0.6 * h or bw < 0.6 * w:
         return False
     bh_in, bw_in = max(1, int(0.05 * bh)), max(1, int(0.05 * bw))
     inner = mask[bh_in:bh - bh_in, bw_in:bw - bw_in].sum()
@@ -98,7 +100,7 @@ class SignatureKind(Kind):
 
     def __init__(self, height: int = 80, width: int = 160, margin: int = 2, work_side: int = 1024,
                  min_contrast: int = 40, speck: float = 0.02, min_ink: int = 30,
-                 max_megapixels: float = 60.0, **extra: Any):
+                 max_megapixels: float = 60.0, max_paper_spread: float = 32.0, **extra: Any):
         if extra:
             raise TypeError(f"unknown signature settings: {', '.join(sorted(extra))}")
         height, width, margin = int(height), int(width), int(margin)
@@ -106,10 +108,11 @@ class SignatureKind(Kind):
             raise ValueError(f"canvas {height}x{width} with margin {margin} is not usable")
         super().__init__(height=height, width=width, margin=margin, work_side=int(work_side),
                          min_contrast=int(min_contrast), speck=float(speck), min_ink=int(min_ink),
-                         max_megapixels=float(max_megapixels))
+                         max_megapixels=float(max_megapixels), max_paper_spread=float(max_paper_spread))
         self.height, self.width, self.margin = height, width, margin
         self.work_side, self.min_contrast = int(work_side), int(min_contrast)
         self.speck, self.min_ink, self.max_megapixels = float(speck), int(min_ink), float(max_megapixels)
+        self.max_paper_spread = float(max_paper_spread)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -157,6 +160,10 @@ class SignatureKind(Kind):
         if ink.mean() > 0.5:
             raise DataError(f"{where}: no signature found (dark areas cover {100 * ink.mean():.0f}% of the "
                             f"image: a photo, or light ink on a dark background, not dark ink on paper)")
+        spread = float(g[~ink].std())
+        if spread > self.max_paper_spread:
+            raise DataError(f"{where}: no signature found (the background varies like a photo's, grey-level "
+                            f"spread {spread:.0f} > {self.max_paper_spread:g}, not like paper)")
         ink = _strip_borders(ink)
         if ink.sum() >= self.min_ink:
             ink = _drop_specks(ink, self.speck)

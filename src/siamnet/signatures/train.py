@@ -311,7 +311,8 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
         "embedding_dim": 128,
         "distance": "squared_euclidean",
         "score": "pair_head" if head is not None else "distance",
-        "threshold": tau,
+        # pair head: d = −logit, so d < τ ⇔ P(same) = σ(logit) > σ(−τ), the card's P(same) threshold
+        "threshold": float(1 / (1 + math.exp(tau))) if head is not None else tau,
         "threshold_source": (f"equal-error point of SigNet's per-writer pairs (every genuine-genuine and every "
                              f"genuine-skilled-forgery pair) of the {len(np.unique(parse_range(args.val_writers)))} "
                              f"validation writers BHSig260-Bengali {args.val_writers} (writer-disjoint from training); "
@@ -325,7 +326,7 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
                  "validation": f"BHSig260-Bengali writers {args.val_writers}; sign_data (SigComp 2011 Dutch, 21 "
                                f"signers) never trained on (cross-script validation)",
                  "datasets": ["bhsig260_bengali", "sign_data"]},
-        "terms": TERMS,
+        "terms": " ".join(TERMS.values()),
         "command": "python -m siamnet.signatures.train " + " ".join(sys.argv[1:] if args is not None else []),
         "commit": commit,
         "commit_clean": clean,
