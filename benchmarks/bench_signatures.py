@@ -149,6 +149,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="runs/signature/bench")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--timing-runs", type=int, default=50)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = load_signature_model(args.model)
@@ -174,7 +175,7 @@ def main(argv=None) -> int:
     plot_roc(curves, out / "roc.png", title="signature: writer-independent ROC (validation writers)")
     bh = colls["bhsig_val"]
     g = [bh.root / p for p, w, f in zip(bh.paths, bh.writers, bh.forged) if w == bh.writers[0] and not f]
-    result["timing_1_vs_5"] = time_verify(model, g[:5], g[5])
+    result["timing_1_vs_5"] = time_verify(model, g[:5], g[5], args.timing_runs)
 
     print(f"{'collection':<11} {'EER':>6} {'AUC':>6} {'FRR':>6} {'FAR-sk':>7} {'FAR-rnd':>7} {'acc':>6}   at τ={model.threshold:.4f}")
     for name, r in result["collections"].items():

@@ -20,8 +20,11 @@ case "${1:-model}" in
         --log "runs/signature/compare-$objective.jsonl" | tee "runs/signature/compare-$objective.log"
     done ;;
   model)
+    # the bundled model's recipe; OUT elsewhere to train a candidate, SIGN_DATA_TRAIN=49-62 to train
+    # on 14 sign_data signers too (the other 7 stay validation signers)
     "$PY" -m siamnet.signatures.train --data "$DATA" --objective "${OBJECTIVE:-triplet-batch-hard}" \
-      --epochs "${EPOCHS:-40}" --seed 0 --log runs/signature/model.jsonl \
-      --out src/siamnet/models/bundled/signature | tee runs/signature/model.log ;;
+      --channels 16,32,64,64 --grid 2x4 --epochs "${EPOCHS:-24}" --seed 0 \
+      ${SIGN_DATA_TRAIN:+--sign-data-train "$SIGN_DATA_TRAIN"} \
+      --out "${OUT:-src/siamnet/models/bundled/signature}" --log "${OUT:-runs/signature/model}.jsonl" ;;
   *) echo "usage: $0 compare|model" >&2; exit 2 ;;
 esac

@@ -138,9 +138,12 @@ class SigNet(Encoder):
 
     def __init__(self, in_channels: int = 1, input_size: int = 80, embedding_dim: int = 128,
                  normalize: bool = True, width: int = 160, channels: tuple[int, ...] = (32, 64, 128, 128),
-                 hidden: int = 256, dropout: float = 0.3):
+                 hidden: int = 256, dropout: float = 0.3, grid: tuple[int, int] | None = None):
         super().__init__(in_channels, input_size, embedding_dim, normalize)
         self.input_width = width
+        # grid=(h, w): average-pool the last feature map to h × w cells before the fully connected
+        # layers (fewer weights, less over-fitting to few writers); None: flatten it whole
+        self.pool = nn.AdaptiveAvgPool2d(tuple(grid)) if grid else nn.Identity()
         c1, c2, c3, c4 = channels
 
         def block(cin, cout, k, stride=1):
@@ -153,12 +156,12 @@ class SigNet(Encoder):
             *block(c3, c4, 3),
         )
         with torch.no_grad():
-            n = self.conv(torch.zeros(1, in_channels, input_size, width)).numel()
+            n = self.pool(self.conv(torch.zeros(1, in_channels, input_size, width))).numel()
         self.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(n, hidden), nn.ReLU(inplace=True),
                                 nn.Dropout(dropout), nn.Linear(hidden, embedding_dim))
 
     def features(self, x):
-        return self.fc(self.conv(x).flatten(1))
+        return self.fc(self.pool(self.conv(x)).flatten(1))
 
 
 ENCODERS = {"koch": KochNet, "convnet": ConvNet, "resnet": ResNet, "signet": SigNet}

@@ -43,14 +43,14 @@ from ..core.distance import SquaredEuclidean
 from ..core.encoders import build_encoder
 from ..core.heads import PairHead
 from ..core.losses import ContrastiveLoss, PairBCELoss, TripletMarginLoss
-from ..core.miners import BatchHardMiner, SemiHardMiner, SkilledPairMiner, forgery_labels
+from ..core.miners import BatchAllMiner, BatchHardMiner, SemiHardMiner, SkilledPairMiner, forgery_labels
 from ..data.augment import KochAffine, StrokeWidth
 from ..data.forgeries import ForgerySampler
 from ..evaluate.verification import best_accuracy_threshold, equal_error_rate, roc_curve, auc
 from ..kinds.signature import SignatureKind
 from .collections import cached_canvases, read_bhsig, read_sign_data, signet_pairs
 
-OBJECTIVES = ("triplet-batch-hard", "triplet-semi-hard", "contrastive", "pair")
+OBJECTIVES = ("triplet-batch-hard", "triplet-semi-hard", "triplet-batch-all", "contrastive", "pair")
 TERMS = {
     "bhsig260_bengali": "BHSig260 (Pal et al., DAS 2016): distributed by its authors for research use; cite the "
                         "DAS 2016 paper. No license file in the source repository.",
@@ -76,6 +76,9 @@ def parse_args(argv=None):
     ap.add_argument("--objective", choices=OBJECTIVES, default="triplet-batch-hard")
     ap.add_argument("--train-writers", default="1-40")
     ap.add_argument("--val-writers", default="41-50")
+    ap.add_argument("--sign-data-train", default="",
+                    help="sign_data signers to train on too (e.g. 49-62); the others stay validation signers. "
+                         "Default: none (sign_data is the never-seen-script validation)")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--p", type=int, default=8, help="writers per batch")
     ap.add_argument("--k", type=int, default=4, help="genuine signatures per writer per batch")
@@ -85,6 +88,11 @@ def parse_args(argv=None):
                     help="triplet margin (squared distance; default 0.3) or contrastive margin (distance; default 1.0)")
     ap.add_argument("--height", type=int, default=80)
     ap.add_argument("--width", type=int, default=160)
+    ap.add_argument("--grid", default=None, help="encoder: average-pool the last feature map to HxW cells (e.g. 2x4) "
+                                                 "before the fully connected layers; default: flatten it")
+    ap.add_argument("--channels", default="32,64,128,128", help="encoder: filters of its four convolutions")
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--weight-decay", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -157,6 +165,8 @@ def build_objective(name: str, margin: float | None, embedding_dim: int):
     """(miner, loss, head or None) for one of :data:`OBJECTIVES`."""
     if name.startswith("triplet"):
         m = 0.3 if margin is None else margin
+        if name == "triplet-batch-all":  # every violating triplet, averaged over those (Hermans et al.)
+            return BatchAllMiner(margin=m, only_violating=True), TripletMarginLoss(margin=m, reduction="mean_nonzero"), None
         miner = BatchHardMiner() if name == "triplet-batch-hard" else SemiHardMiner(margin=m)
         return miner, TripletMarginLoss(margin=m), None
     miner = SkilledPairMiner(skilled=0.5)
@@ -199,24 +209,37 @@ def main(argv=None) -> int:
     x_val = bh_images[va]
     val_pairs = signet_pairs(val)
     val_same = np.array([p[2] for p in val_pairs], bool)
-    sd = read_sign_data(data / "sign_data")
-    x_sd = cached_canvases(sd, kind, args.cache)
+    sd_all = read_sign_data(data / "sign_data")
+    x_sd_all = cached_canvases(sd_all, kind, args.cache)
+    sd_train_w = parse_range(args.sign_data_train) if args.sign_data_train else []
+    in_train = np.isin(sd_all.writers, sd_train_w)
+    if in_train.any():  # sign_data signers trained on (writer ids offset by 1000: no clash with BHSig's)
+        x_train = torch.cat([x_train, torch.as_tensor(x_sd_all[in_train])])
+        w_train = np.r_[w_train, 1000 + sd_all.writers[in_train]]
+        f_train = np.r_[f_train, sd_all.forged[in_train]]
+    sd, x_sd = sd_all.subset(~in_train), x_sd_all[~in_train]
+    args.sign_data_val = sorted(set(sd.writers.tolist()))
     sd_pairs = signet_pairs(sd)
     sd_same = np.array([p[2] for p in sd_pairs], bool)
-    print(f"train: {len(x_train)} images of {len(train_w)} BHSig writers; validation: {len(val_pairs)} pairs of "
-          f"{len(val_w)} BHSig writers, {len(sd_pairs)} sign_data pairs", flush=True)
+    print(f"train: {len(x_train)} images of {len(train_w)} BHSig writers + {len(sd_train_w)} sign_data signers; "
+          f"validation: {len(val_pairs)} pairs of {len(val_w)} BHSig writers, {len(sd_pairs)} pairs of "
+          f"{len(args.sign_data_val)} sign_data signers", flush=True)
 
     # 2.-4. sampler, augmentation, encoder, objective
     sampler = ForgerySampler(w_train, f_train, p=args.p, k=args.k, f=args.f, seed=args.seed)
     affine = KochAffine(rotation=5.0, shear=0.15, scale=0.1, translate=3 / 160, p=0.5)
     pen = StrokeWidth(p=0.2)
-    encoder_args = {"in_channels": 1, "input_size": args.height, "width": args.width, "embedding_dim": 128, "normalize": True}
+    encoder_args = {"in_channels": 1, "input_size": args.height, "width": args.width, "embedding_dim": 128,
+                    "normalize": True, "dropout": args.dropout,
+                    "channels": [int(c) for c in args.channels.split(",")]}
+    if args.grid:
+        encoder_args["grid"] = [int(v) for v in args.grid.lower().split("x")]
     encoder = build_encoder("signet", **encoder_args).to(device)
     miner, loss_fn, head = build_objective(args.objective, args.margin, 128)
     params = list(encoder.parameters()) + (list(head.parameters()) if head is not None else [])
     if head is not None:
         head.to(device)
-    opt = torch.optim.Adam(params, lr=args.lr, weight_decay=1e-4)
+    opt = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
     steps = args.epochs * len(sampler)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
 
@@ -321,10 +344,16 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
         "probability": {"kind": "logistic", "a": a, "b": b,
                         "source": "logistic regression of genuine (1) vs skilled forgery (0) on d over the same "
                                   "validation pairs, both classes weighted equally: P(genuine) = 1/(1+exp(-(a+b*d)))"},
+        "combination": {"rule": "mean", "rules": ["nearest", "mean", "centroid"],
+                        "source": "with K enrolled references, d = the mean of the K distances (siamnet.signatures."
+                                  "verify); its scale matches the 1:1 pairs the threshold was calibrated on. "
+                                  "benchmarks/bench_signatures.py measures all three rules for K = 1, 3, 5"},
         "objective": args.objective,
-        "data": {"train": f"BHSig260-Bengali writers {args.train_writers} (genuine + skilled forgeries)",
-                 "validation": f"BHSig260-Bengali writers {args.val_writers}; sign_data (SigComp 2011 Dutch, 21 "
-                               f"signers) never trained on (cross-script validation)",
+        "data": {"train": f"BHSig260-Bengali writers {args.train_writers} (genuine + skilled forgeries)"
+                          + (f"; sign_data (SigComp 2011 Dutch) signers {args.sign_data_train}" if args.sign_data_train else ""),
+                 "validation": f"BHSig260-Bengali writers {args.val_writers}; sign_data signers "
+                               f"{args.sign_data_val[0]:03d}-{args.sign_data_val[-1]:03d}"
+                               + ("" if args.sign_data_train else " (all 21, never trained on: a script never seen)"),
                  "datasets": ["bhsig260_bengali", "sign_data"]},
         "terms": " ".join(TERMS.values()),
         "command": "python -m siamnet.signatures.train " + " ".join(sys.argv[1:] if args is not None else []),
@@ -335,7 +364,10 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
             "validation_bhsig": {"writers": args.val_writers, "pairs": int(len(val_same)), "genuine_pairs": int(val_same.sum()),
                                  "eer": eer, "auc": area, "at_threshold": at_tau(d_val, val_same),
                                  "best_accuracy": acc_tau},
-            "validation_sign_data": {"writers": 21, "pairs": int(len(sd_same)), "genuine_pairs": int(sd_same.sum()),
+            "validation_sign_data": {"writers": f"{len(args.sign_data_val)} signers "
+                                                f"{args.sign_data_val[0]:03d}-{args.sign_data_val[-1]:03d}"
+                                                + (" (Latin script seen in training: other signers)" if args.sign_data_train
+                                                   else " (a script never seen in training)"), "pairs": int(len(sd_same)), "genuine_pairs": int(sd_same.sum()),
                                      "eer": eer_sd, "auc": area_sd, "at_threshold": at_tau(d_sd, sd_same)},
             "kept_epoch": row["epoch"],
             "note": "validation figures on our own writer-disjoint splits; the kept epoch was chosen by the BHSig "
