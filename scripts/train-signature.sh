@@ -16,7 +16,7 @@ case "${1:-model}" in
   compare)
     for objective in ${OBJECTIVES:-triplet-batch-hard triplet-semi-hard contrastive pair}; do
       rm -f "runs/signature/compare-$objective.jsonl"
-      "$PY" -m siamnet.signatures.train --data "$DATA" --objective "$objective" --epochs "${EPOCHS:-4}" --seed 0 \
+      "$PY" -m siamnet.signatures.train --data "$DATA" --objective "$objective" --epochs "${EPOCHS:-4}" --grid 2x4 --seed 0 \
         --log "runs/signature/compare-$objective.jsonl" | tee "runs/signature/compare-$objective.log"
     done ;;
   model)
