@@ -16,14 +16,16 @@ case "${1:-model}" in
   compare)
     for objective in ${OBJECTIVES:-triplet-batch-hard triplet-semi-hard contrastive pair}; do
       rm -f "runs/signature/compare-$objective.jsonl"
-      "$PY" -m siamnet.signatures.train --data "$DATA" --objective "$objective" --epochs "${EPOCHS:-4}" --grid 2x4 --seed 0 \
+      "$PY" -m siamnet.signatures.train --data "$DATA" --objective "$objective" --epochs "${EPOCHS:-4}" --grid 2x4 \
+        --triplet-distance squared_euclidean --seed 0 \
         --log "runs/signature/compare-$objective.jsonl" | tee "runs/signature/compare-$objective.log"
     done ;;
   model)
     # the bundled model's recipe; OUT elsewhere to train a candidate, SIGN_DATA_TRAIN=49-62 to train
     # on 14 sign_data signers too (the other 7 stay validation signers)
     "$PY" -m siamnet.signatures.train --data "$DATA" --objective "${OBJECTIVE:-triplet-batch-hard}" \
-      --channels 16,32,64,64 --grid 2x4 --epochs "${EPOCHS:-24}" --seed 0 \
+      --triplet-distance squared_euclidean --channels 16,32,64,64 --grid 2x4 --dropout 0.5 --weight-decay 5e-4 \
+      --epochs "${EPOCHS:-12}" --seed 0 \
       ${SIGN_DATA_TRAIN:+--sign-data-train "$SIGN_DATA_TRAIN"} \
       --out "${OUT:-src/siamnet/models/bundled/signature}" --log "${OUT:-runs/signature/model}.jsonl" ;;
   *) echo "usage: $0 compare|model" >&2; exit 2 ;;

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.distance import SquaredEuclidean
+from ..core.distance import SquaredEuclidean, get_distance
 from ..core.encoders import build_encoder
 from ..core.heads import PairHead
 from ..core.losses import ContrastiveLoss, PairBCELoss, TripletMarginLoss
@@ -84,8 +84,14 @@ def parse_args(argv=None):
     ap.add_argument("--k", type=int, default=4, help="genuine signatures per writer per batch")
     ap.add_argument("--f", type=int, default=4, help="skilled forgeries per writer per batch")
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--augment", type=float, default=0.5,
+                    help="probability of each affine distortion (rotation, shear, scale, shift; 0 = none); "
+                         "pen width changes with 0.4 x this probability")
     ap.add_argument("--margin", type=float, default=None,
-                    help="triplet margin (squared distance; default 0.3) or contrastive margin (distance; default 1.0)")
+                    help="triplet margin (default 0.5 on the Euclidean distance, 0.3 on the squared one) or "
+                         "contrastive margin (Euclidean; default 1.0)")
+    ap.add_argument("--triplet-distance", choices=("euclidean", "squared_euclidean"), default="euclidean",
+                    help="distance the triplet miners and loss use (default euclidean, as Hermans et al.)")
     ap.add_argument("--height", type=int, default=80)
     ap.add_argument("--width", type=int, default=160)
     ap.add_argument("--grid", default=None, help="encoder: average-pool the last feature map to HxW cells (e.g. 2x4) "
@@ -161,14 +167,22 @@ def fit_logistic(d: np.ndarray, same: np.ndarray, steps: int = 200) -> tuple[flo
 # -- training ---------------------------------------------------------------------------------
 
 
-def build_objective(name: str, margin: float | None, embedding_dim: int):
-    """(miner, loss, head or None) for one of :data:`OBJECTIVES`."""
+def build_objective(name: str, margin: float | None, embedding_dim: int, distance: str = "euclidean"):
+    """(miner, loss, head or None) for one of :data:`OBJECTIVES`.
+
+    Triplets are mined and scored with ``distance``: the plain Euclidean one by default, as
+    Hermans et al. (2017) advise for batch-hard — with the squared distance every gradient
+    vanishes when encodings collapse together, and batch-hard against skilled forgeries (nearly
+    the same as the genuine) sits there at loss = margin.  The model is still used with the
+    squared distance (the same order of pairs, so the same EER; τ is in squared units)."""
     if name.startswith("triplet"):
-        m = 0.3 if margin is None else margin
+        dist = get_distance(distance)
+        m = (0.5 if distance == "euclidean" else 0.3) if margin is None else margin
         if name == "triplet-batch-all":  # every violating triplet, averaged over those (Hermans et al.)
-            return BatchAllMiner(margin=m, only_violating=True), TripletMarginLoss(margin=m, reduction="mean_nonzero"), None
-        miner = BatchHardMiner() if name == "triplet-batch-hard" else SemiHardMiner(margin=m)
-        return miner, TripletMarginLoss(margin=m), None
+            return (BatchAllMiner(margin=m, only_violating=True, distance=dist),
+                    TripletMarginLoss(margin=m, reduction="mean_nonzero", distance=dist), None)
+        miner = BatchHardMiner(distance=dist) if name == "triplet-batch-hard" else SemiHardMiner(margin=m, distance=dist)
+        return miner, TripletMarginLoss(margin=m, distance=dist), None
     miner = SkilledPairMiner(skilled=0.5)
     if name == "contrastive":
         return miner, ContrastiveLoss(margin=1.0 if margin is None else margin), None
@@ -227,15 +241,15 @@ def main(argv=None) -> int:
 
     # 2.-4. sampler, augmentation, encoder, objective
     sampler = ForgerySampler(w_train, f_train, p=args.p, k=args.k, f=args.f, seed=args.seed)
-    affine = KochAffine(rotation=5.0, shear=0.15, scale=0.1, translate=3 / 160, p=0.5)
-    pen = StrokeWidth(p=0.2)
+    affine = KochAffine(rotation=5.0, shear=0.15, scale=0.1, translate=3 / 160, p=args.augment)
+    pen = StrokeWidth(p=0.4 * args.augment)
     encoder_args = {"in_channels": 1, "input_size": args.height, "width": args.width, "embedding_dim": 128,
                     "normalize": True, "dropout": args.dropout,
                     "channels": [int(c) for c in args.channels.split(",")]}
     if args.grid:
         encoder_args["grid"] = [int(v) for v in args.grid.lower().split("x")]
     encoder = build_encoder("signet", **encoder_args).to(device)
-    miner, loss_fn, head = build_objective(args.objective, args.margin, 128)
+    miner, loss_fn, head = build_objective(args.objective, args.margin, 128, args.triplet_distance)
     params = list(encoder.parameters()) + (list(head.parameters()) if head is not None else [])
     if head is not None:
         head.to(device)
