@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -141,11 +142,23 @@ def mistakes_picture(coll, mist: dict, model, path: Path, n: int = 4) -> Path:
     return save_figure(fig, path)
 
 
+def card_sign_data_signers(card: dict) -> str | None:
+    """The card's sign_data validation signers as "63-69" (None: all of them)."""
+    v = card.get("metrics", {}).get("validation_sign_data", {})
+    if v.get("signers"):
+        return ",".join(str(s) for s in v["signers"])
+    m = re.search(r"(\d+)-(\d+)", str(v.get("writers", "")))
+    return f"{int(m.group(1))}-{int(m.group(2))}" if m else None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="signature")
     ap.add_argument("--data", default=os.environ.get("SIAMNET_DATA", "../shared/datasets"))
     ap.add_argument("--val-writers", default=None, help="BHSig writers (default: the card's validation writers)")
+    ap.add_argument("--sign-data-signers", default=None,
+                    help="sign_data signers to score (default: the card's sign_data validation signers, never "
+                         "the ones it was trained on)")
     ap.add_argument("--out", default="runs/signature/bench")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
@@ -155,8 +168,11 @@ def main(argv=None) -> int:
     model = load_signature_model(args.model)
     data, out = Path(args.data), Path(args.out)
     val_w = args.val_writers or model.card["metrics"]["validation_bhsig"]["writers"]
-    colls = {"bhsig_val": read_bhsig(data / "bhsig260_bengali").of_writers(parse_range(val_w)),
-             "sign_data": read_sign_data(data / "sign_data")}
+    sd = read_sign_data(data / "sign_data")
+    sd_signers = args.sign_data_signers or card_sign_data_signers(model.card)
+    if sd_signers:
+        sd = sd.of_writers(parse_range(sd_signers))
+    colls = {"bhsig_val": read_bhsig(data / "bhsig260_bengali").of_writers(parse_range(val_w)), "sign_data": sd}
     result = {"model": str(model.source), "threshold": model.threshold, "threads": args.threads,
               "hardware": "2-core shared CPU, one run", "collections": {}}
     curves = {}
@@ -167,6 +183,7 @@ def main(argv=None) -> int:
         wi, extra = writer_independent(model, coll, e)
         wd = writer_dependent(model, coll, e, repeats=args.repeats)
         result["collections"][name] = {"writers": int(len(np.unique(coll.writers))), "images": len(coll.paths),
+                                       "writer_ids": sorted(int(w) for w in np.unique(coll.writers)),
                                        "encode_images_per_s": len(coll.paths) / secs,
                                        "writer_independent": wi, "writer_dependent": wd}
         curves[f"{name} skilled"] = extra["curves"]["skilled"]

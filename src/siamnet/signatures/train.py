@@ -50,7 +50,8 @@ from ..evaluate.verification import best_accuracy_threshold, equal_error_rate, r
 from ..kinds.signature import SignatureKind
 from .collections import cached_canvases, read_bhsig, read_sign_data, signet_pairs
 
-OBJECTIVES = ("triplet-batch-hard", "triplet-semi-hard", "triplet-batch-all", "contrastive", "pair")
+OBJECTIVES = ("triplet-batch-hard", "triplet-semi-hard", "triplet-batch-all", "contrastive", "pair",
+              "triplet-batch-hard+contrastive")
 TERMS = {
     "bhsig260_bengali": "BHSig260 (Pal et al., DAS 2016): distributed by its authors for research use; cite the "
                         "DAS 2016 paper. No license file in the source repository.",
@@ -175,6 +176,12 @@ def build_objective(name: str, margin: float | None, embedding_dim: int, distanc
     vanishes when encodings collapse together, and batch-hard against skilled forgeries (nearly
     the same as the genuine) sits there at loss = margin.  The model is still used with the
     squared distance (the same order of pairs, so the same EER; τ is in squared units)."""
+    if name.endswith("+contrastive"):
+        # batch-hard against the forgeries, plus a contrastive term that keeps pushing every
+        # negative (half of them other writers) out to the margin: the hardest-forgery triplets
+        # alone pull all encodings together (loss stuck at the margin, distances ~1e-4)
+        t_miner, t_loss, _ = build_objective(name.split("+")[0], margin, embedding_dim, distance)
+        return (t_miner, SkilledPairMiner(skilled=0.5)), (t_loss, ContrastiveLoss(margin=1.0)), None
     if name.startswith("triplet"):
         dist = get_distance(distance)
         m = (0.5 if distance == "euclidean" else 0.3) if margin is None else margin
@@ -269,7 +276,10 @@ def main(argv=None) -> int:
             writers = torch.as_tensor(w_train[idx]).to(device)
             forged = torch.as_tensor(f_train[idx]).to(device)
             e = encoder(x)
-            if args.objective.startswith("triplet"):
+            if args.objective.endswith("+contrastive"):
+                loss = (loss_fn[0](e, miner[0](e, forgery_labels(writers, forged)))
+                        + loss_fn[1](e, miner[1](e, writers, forged, gen)))
+            elif args.objective.startswith("triplet"):
                 loss = loss_fn(e, miner(e, forgery_labels(writers, forged)))
             else:
                 loss = loss_fn(e, miner(e, writers, forged, gen))
@@ -381,7 +391,8 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
             "validation_sign_data": {"writers": f"{len(args.sign_data_val)} signers "
                                                 f"{args.sign_data_val[0]:03d}-{args.sign_data_val[-1]:03d}"
                                                 + (" (Latin script seen in training: other signers)" if args.sign_data_train
-                                                   else " (a script never seen in training)"), "pairs": int(len(sd_same)), "genuine_pairs": int(sd_same.sum()),
+                                                   else " (a script never seen in training)"),
+                                     "signers": [int(w) for w in args.sign_data_val], "pairs": int(len(sd_same)), "genuine_pairs": int(sd_same.sum()),
                                      "eer": eer_sd, "auc": area_sd, "at_threshold": at_tau(d_sd, sd_same)},
             "kept_epoch": row["epoch"],
             "note": "validation figures on our own writer-disjoint splits; the kept epoch was chosen by the BHSig "
