@@ -137,8 +137,8 @@ def mistakes_picture(coll, mist: dict, model, path: Path, n: int = 4) -> Path:
             ax.set_title(("reference " if c == 0 else "questioned ") + name, fontsize=6)
         p = model.probability(d[i])
         axes[r, 1].set_ylabel("")
-        axes[r, 0].set_ylabel(f"{what}\nd={d[i]:.3f}\nP(gen)={float(p):.2f}", fontsize=6, rotation=0, ha="right", va="center")
-    fig.suptitle(f"{coll.name}: hardest mistakes at τ={model.threshold:.3f}", fontsize=8)
+        axes[r, 0].set_ylabel(f"{what}\nd={d[i]:.3g}\nP(gen)={float(p):.2f}", fontsize=6, rotation=0, ha="right", va="center")
+    fig.suptitle(f"{coll.name}: hardest mistakes at τ={model.threshold:.3g}", fontsize=8)
     return save_figure(fig, path)
 
 
@@ -194,7 +194,7 @@ def main(argv=None) -> int:
     g = [bh.root / p for p, w, f in zip(bh.paths, bh.writers, bh.forged) if w == bh.writers[0] and not f]
     result["timing_1_vs_5"] = time_verify(model, g[:5], g[5], args.timing_runs)
 
-    print(f"{'collection':<11} {'EER':>6} {'AUC':>6} {'FRR':>6} {'FAR-sk':>7} {'FAR-rnd':>7} {'acc':>6}   at τ={model.threshold:.4f}")
+    print(f"{'collection':<11} {'EER':>6} {'AUC':>6} {'FRR':>6} {'FAR-sk':>7} {'FAR-rnd':>7} {'acc':>6}   at τ={model.threshold:.4g}")
     for name, r in result["collections"].items():
         w = r["writer_independent"]
         print(f"{name:<11} {w['eer']:6.2%} {w['auc']:6.4f} {w['frr']:6.2%} {w['far_skilled']:7.2%} {w['far_random']:7.2%} {w['accuracy']:6.2%}")

@@ -81,6 +81,14 @@ def test_border_and_specks_are_not_the_signature(kind, page):
     assert np.abs(out - ref).mean() < 12
 
 
+def test_a_stray_mark_far_away_does_not_shrink_the_signature(kind, page):
+    ref = kind.load(page).astype(float)
+    a = np.full((240, 900), 235, np.uint8)
+    a[60:180, 40:440] = np.asarray(page)
+    a[20:26, 860:866] = 30  # a pen dot far across the page
+    assert np.abs(kind.load(a).astype(float) - ref).mean() < 12
+
+
 def test_drawn_frame_is_dropped(kind, page):
     ref = kind.load(page).astype(float)
     a = np.full((300, 600), 235, np.uint8)

@@ -13,7 +13,8 @@ way, whatever collection it came from:
    ``max_paper_spread`` (a photo, not a page: scans of paper spread about 5-12) is refused;
 4. dark scanner borders (edge rows/columns that are mostly ink) are stripped, a drawn frame
    (a page-wide blob whose pixels all lie near its own bounding box) is dropped, and so are
-   specks (connected ink blobs smaller than ``speck`` × the largest one);
+   specks (connected ink blobs smaller than ``speck`` × the largest one) and small marks far
+   from the signature's body (a stray dot across the page would shrink the signature);
 5. the image is cropped to the remaining ink, the background set to 0 and the ink stretched to
    0..255 (ink high), then resized keeping its aspect ratio and centred on a ``height`` × ``width``
    canvas.
@@ -76,20 +77,35 @@ def _is_frame(mask: np.ndarray, h: int, w: int) -> bool:
     return inner < 0.1 * mask.sum()
 
 
-def _drop_specks(ink: np.ndarray, speck: float) -> np.ndarray:
-    """Drop frames, then keep the connected ink blobs (8-connected) of at least ``speck`` × the
-    largest one's area."""
+def _drop_specks(ink: np.ndarray, speck: float, core: float = 0.1, reach: float = 0.15) -> np.ndarray:
+    """Drop frames; keep the connected ink blobs (8-connected) of at least ``speck`` × the
+    largest one's area; and of those, keep the small ones (under ``core`` × the largest) only
+    near the signature's body — within ``reach`` × its size of the box around the large ones —
+    so that a stray mark across the page does not shrink the signature on the canvas."""
     from scipy import ndimage
 
     labels, n = ndimage.label(ink, structure=np.ones((3, 3), bool))
     if n == 0:
         return ink
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.float64)
-    for i, sl in enumerate(ndimage.find_objects(labels)):
+    boxes = ndimage.find_objects(labels)
+    for i, sl in enumerate(boxes):
         if _is_frame(labels[sl] == i + 1, *ink.shape):
             areas[i] = 0
-    keep = np.r_[False, (areas > 0) & (areas >= max(3.0, speck * areas.max()))]
-    return keep[labels]
+    if areas.max() <= 0:
+        return np.zeros_like(ink)
+    keep = (areas > 0) & (areas >= max(3.0, speck * areas.max()))
+    big = keep & (areas >= core * areas.max())
+    r0 = min(boxes[i][0].start for i in np.flatnonzero(big))
+    r1 = max(boxes[i][0].stop for i in np.flatnonzero(big))
+    c0 = min(boxes[i][1].start for i in np.flatnonzero(big))
+    c1 = max(boxes[i][1].stop for i in np.flatnonzero(big))
+    pad = reach * max(r1 - r0, c1 - c0)
+    for i in np.flatnonzero(keep & ~big):
+        rs, cs = boxes[i]
+        if rs.start > r1 + pad or rs.stop < r0 - pad or cs.start > c1 + pad or cs.stop < c0 - pad:
+            keep[i] = False
+    return np.r_[False, keep][labels]
 
 
 @register_kind

@@ -302,6 +302,7 @@ def main(argv=None) -> int:
         history.append(row)
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
         if args.log:
+            Path(args.log).parent.mkdir(parents=True, exist_ok=True)
             with open(args.log, "a") as fh:
                 fh.write(json.dumps(dict(row, objective=args.objective)) + "\n")
         if best is None or eer < best[0]["val_eer"]:
@@ -406,7 +407,7 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-    print(f"wrote {out.with_suffix('.safetensors')} and {out.with_suffix('.json')}: τ={tau:.4f} "
+    print(f"wrote {out.with_suffix('.safetensors')} and {out.with_suffix('.json')}: τ={tau:.4g} "
           f"val EER {eer:.4f}, sign_data EER {eer_sd:.4f}", flush=True)
 
 
