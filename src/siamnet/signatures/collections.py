@@ -84,8 +84,12 @@ def read_sign_data(root: str | Path) -> Collection:
 
 def cached_canvases(coll: Collection, kind, cache_dir: str | Path) -> np.ndarray:
     """uint8 (N, 1, H, W): every image of ``coll`` through ``kind.load``, read once and kept in
-    ``cache_dir`` as .npy (keyed by the collection's paths and the kind's settings)."""
-    key = hashlib.sha1(json.dumps([str(coll.root), coll.paths, kind.to_settings()]).encode()).hexdigest()[:12]
+    ``cache_dir`` as .npy (keyed by the collection's paths, the kind's settings and the source
+    of the kind's module, so a change to the preprocessing is never served from an old cache)."""
+    import inspect
+
+    source = inspect.getsource(inspect.getmodule(type(kind)))
+    key = hashlib.sha1(json.dumps([str(coll.root), coll.paths, kind.to_settings(), source]).encode()).hexdigest()[:12]
     path = Path(cache_dir) / f"{coll.name}-{key}.npy"
     if path.is_file():
         return np.load(path)
