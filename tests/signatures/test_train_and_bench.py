@@ -62,6 +62,7 @@ def test_train_writes_a_reproducible_calibrated_card(data, trained):
     assert card["threshold"] > 0 and "equal-error" in card["threshold_source"]
     assert card["probability"]["kind"] == "logistic" and card["probability"]["b"] < 0  # farther → less genuine
     assert 0 <= card["metrics"]["validation_bhsig"]["eer"] <= 1 and card["training"]["images_per_s"] > 0
+    assert 0.5 <= card["metrics"]["validation_bhsig"]["best_accuracy"] <= 1
     model = load_signature_model(tmp_path / "a" / "signature")
     e = model.encode([data / "bhsig260_bengali" / "5" / "B-S-5-G-01.png"])
     assert e.shape == (1, 128)

@@ -331,7 +331,7 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
     d_val = pair_scores(encode(encoder, x_val, "cpu"), val_pairs, head)
     d_sd = pair_scores(encode(encoder, x_sd, "cpu"), sd_pairs, head)
     tau = eer_threshold(d_val, val_same)
-    acc_tau, _ = best_accuracy_threshold(-d_val, val_same)
+    _, best_acc = best_accuracy_threshold(-d_val, val_same)  # (threshold on −d, accuracy)
     a, b = fit_logistic(d_val, val_same)
 
     def at_tau(d, same):
@@ -388,7 +388,7 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
         "metrics": {
             "validation_bhsig": {"writers": args.val_writers, "pairs": int(len(val_same)), "genuine_pairs": int(val_same.sum()),
                                  "eer": eer, "auc": area, "at_threshold": at_tau(d_val, val_same),
-                                 "best_accuracy": acc_tau},
+                                 "best_accuracy": best_acc},
             "validation_sign_data": {"writers": f"{len(args.sign_data_val)} signers "
                                                 f"{args.sign_data_val[0]:03d}-{args.sign_data_val[-1]:03d}"
                                                 + (" (Latin script seen in training: other signers)" if args.sign_data_train
