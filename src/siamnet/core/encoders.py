@@ -125,11 +125,50 @@ class ResNet(Encoder):
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
-ENCODERS = {"koch": KochNet, "convnet": ConvNet, "resnet": ResNet}
+class SigNet(Encoder):
+    """A SigNet-like encoder for signatures (after Dey et al. 2017), small enough for a CPU.
+
+    Input: a ``height`` × ``width`` grey canvas, ink high (the ``signature`` kind's item).
+    conv 32@7×7 stride 2 → pool → conv 64@3×3 → pool → conv 128@3×3 → pool → conv 128@3×3
+    (batch norm + ReLU after each) → dropout → fully connected 256 → ReLU → fully connected
+    ``embedding_dim``.  SigNet's own net is wider (96-256-384-256 filters, 155×220 input, 1024-
+    and 128-unit layers); the shape of the idea — convolutions and pooling, then fully connected
+    layers that keep where on the canvas each stroke is — is the same.
+    """
+
+    def __init__(self, in_channels: int = 1, input_size: int = 80, embedding_dim: int = 128,
+                 normalize: bool = True, width: int = 160, channels: tuple[int, ...] = (32, 64, 128, 128),
+                 hidden: int = 256, dropout: float = 0.3, grid: tuple[int, int] | None = None):
+        super().__init__(in_channels, input_size, embedding_dim, normalize)
+        self.input_width = width
+        # grid=(h, w): average-pool the last feature map to h × w cells before the fully connected
+        # layers (fewer weights, less over-fitting to few writers); None: flatten it whole
+        self.pool = nn.AdaptiveAvgPool2d(tuple(grid)) if grid else nn.Identity()
+        c1, c2, c3, c4 = channels
+
+        def block(cin, cout, k, stride=1):
+            return [nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+        self.conv = nn.Sequential(
+            *block(in_channels, c1, 7, 2), nn.MaxPool2d(2),
+            *block(c1, c2, 3), nn.MaxPool2d(2),
+            *block(c2, c3, 3), nn.MaxPool2d(2),
+            *block(c3, c4, 3),
+        )
+        with torch.no_grad():
+            n = self.pool(self.conv(torch.zeros(1, in_channels, input_size, width))).numel()
+        self.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(n, hidden), nn.ReLU(inplace=True),
+                                nn.Dropout(dropout), nn.Linear(hidden, embedding_dim))
+
+    def features(self, x):
+        return self.fc(self.pool(self.conv(x)).flatten(1))
+
+
+ENCODERS = {"koch": KochNet, "convnet": ConvNet, "resnet": ResNet, "signet": SigNet}
 
 
 def build_encoder(name: str, **kwargs) -> Encoder:
-    """Build an encoder by its name: one of :data:`ENCODERS` (``koch``, ``convnet``, ``resnet``)
+    """Build an encoder by its name: one of :data:`ENCODERS` (``koch``, ``convnet``, ``resnet``, ``signet``)
     or one that an installed package registers under the ``siamnet.encoders`` entry-point
     group (siamnet's face extra registers ``dlib-resnet``, dlib's pretrained face ResNet)."""
     cls = ENCODERS.get(name)

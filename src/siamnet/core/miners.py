@@ -6,6 +6,9 @@ Every miner here looks at the distances of one batch of encodings and returns in
 * triplet miners return ``(a, p, n)``: three LongTensors, label[a] == label[p] != label[n], a != p;
 * pair miners return ``(i, j, same)``: two LongTensors and a float tensor of 1 (same) / 0 (different).
 
+For signatures, :class:`SkilledPairMiner` and :func:`forgery_labels` make a skilled forgery of
+writer w the negative that w's anchors meet first.
+
 Distances are computed on detached encodings: mining chooses, the loss learns.
 """
 
@@ -116,3 +119,62 @@ class PairMiner:
 
 
 MINERS = {"batch-hard": BatchHardMiner, "semi-hard": SemiHardMiner, "batch-all": BatchAllMiner}
+
+
+class SkilledPairMiner:
+    """Labelled pairs for signature verification, where the hardest negative of writer w is a
+    skilled forgery *of w* (someone who practised w's signature), not another writer's genuine one.
+
+    Called with ``(embeddings, writers, forged)``: ``writers[i]`` is the writer whose signature
+    image i shows (for a forgery, the writer it imitates) and ``forged[i]`` is True for a skilled
+    forgery.  Positives: every pair of genuine signatures of one writer.  Negatives: as many
+    pairs as positives, ``skilled`` of them (a fraction) genuine-of-w × forgery-of-w, the rest
+    genuine-of-w × genuine-of-another-writer ("random forgeries"); within each sort the closest
+    ones (``hard=True``) or a random draw.  Two forgeries never form a pair.
+    """
+
+    def __init__(self, skilled: float = 0.5, hard: bool = False, distance=None):
+        if not 0.0 <= skilled <= 1.0:
+            raise ValueError(f"skilled must be a fraction in 0..1, not {skilled}")
+        self.skilled, self.hard = skilled, hard
+        self.distance = distance or SquaredEuclidean()
+
+    def _choose(self, i, j, k, embeddings, generator):
+        if len(i) <= k:
+            return i, j
+        if self.hard:
+            d = self.distance.paired(embeddings[i].detach(), embeddings[j].detach())
+            chosen = d.topk(k, largest=False).indices
+        else:
+            chosen = torch.randperm(len(i), generator=generator, device="cpu")[:k].to(i.device)
+        return i[chosen], j[chosen]
+
+    def __call__(self, embeddings: torch.Tensor, writers: torch.Tensor, forged: torch.Tensor,
+                 generator: torch.Generator | None = None):
+        forged = forged.bool()
+        same_writer = writers.unsqueeze(0) == writers.unsqueeze(1)
+        genuine = ~forged
+        upper = torch.ones_like(same_writer).triu(1)
+        pos = same_writer & genuine.unsqueeze(0) & genuine.unsqueeze(1) & upper
+        skilled = same_writer & genuine.unsqueeze(1) & forged.unsqueeze(0)  # row genuine, column its forgery
+        random = ~same_writer & genuine.unsqueeze(0) & genuine.unsqueeze(1) & upper
+        pi, pj = pos.nonzero(as_tuple=True)
+        k = len(pi) if len(pi) else len(writers)
+        k_skilled = int(round(self.skilled * k))
+        si, sj = self._choose(*skilled.nonzero(as_tuple=True), k_skilled, embeddings, generator)
+        ri, rj = self._choose(*random.nonzero(as_tuple=True), k - len(si), embeddings, generator)
+        i = torch.cat([pi, si, ri])
+        j = torch.cat([pj, sj, rj])
+        same = torch.cat([torch.ones(len(pi)), torch.zeros(len(si) + len(ri))]).to(embeddings.device)
+        return i, j, same
+
+
+def forgery_labels(writers: torch.Tensor, forged: torch.Tensor) -> torch.Tensor:
+    """Class labels under which the triplet miners (batch-hard, semi-hard, batch-all) treat a
+    skilled forgery as a negative of the writer it imitates: a genuine signature keeps its
+    writer's label (≥ 0); each forgery gets a label of its own (< 0), so it is never anyone's
+    positive, never an anchor, and is a negative of every writer — the closest one of all for
+    the writer it imitates, which is what batch-hard then picks."""
+    forged = forged.bool()
+    own = -1 - torch.arange(len(writers), device=writers.device)
+    return torch.where(forged, own, writers)

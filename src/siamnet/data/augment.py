@@ -44,3 +44,19 @@ class KochAffine:
         mat = torch.cat([a, torch.stack([tx, ty], 1).unsqueeze(2)], 2).to(x.device, x.dtype)
         grid = F.affine_grid(mat, list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+class StrokeWidth:
+    """Thicker or thinner pen strokes: each image (ink high on 0 background) is, with
+    probability ``p`` each, dilated (3×3 max filter: a broader pen) or eroded (3×3 min filter,
+    blended back half-way so thin strokes thin out rather than vanish)."""
+
+    def __init__(self, p: float = 0.25):
+        self.p = p
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        n = x.shape[0]
+        u = torch.rand(n, generator=generator).to(x.device).view(n, 1, 1, 1)
+        thick = F.max_pool2d(x, 3, 1, 1)
+        thin = 0.5 * (x - F.max_pool2d(-x, 3, 1, 1))  # (x + erode(x)) / 2, erode(x) = −maxpool(−x)
+        return torch.where(u < self.p, thick, torch.where(u < 2 * self.p, thin, x))
