@@ -224,6 +224,7 @@ def _batches(pairs: list, size: int, rng: random.Random, tag: str) -> list[tuple
 
 
 def train_text(cfg: TextTrainConfig, argv: list[str] | None = None) -> Path:
+    commit = _commit()  # at the start: the tree may change while a long run trains
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
@@ -347,7 +348,7 @@ def train_text(cfg: TextTrainConfig, argv: list[str] | None = None) -> Path:
                  "calibrate": "the Quora validation side"},
         "terms": [TERMS["stsbenchmark"], TERMS["quora_pairs"]] + ([TERMS["all-MiniLM-L6-v2"]] if name == "questions" else []),
         "command": " ".join(argv) if argv else "",
-        "commit": _commit(),
+        "commit": commit,
         "seed": cfg.seed,
         "metrics": {**{k: best[k] for k in ("stsb_dev_spearman", "quora_validation_auc", "quora_validation_ap",
                                             "quora_validation_accuracy")},
