@@ -64,8 +64,10 @@ class TextTrainConfig:
     max_tokens: int = 64
     threads: int = 1
     quora_weight: float = 1.0
+    limit: int = 0                      # > 0: only this many pairs of each split (smoke tests)
+    eval_before: bool = False           # also measure the untrained model on dev (costs minutes)
     # questions
-    lora_layers: list[int] = field(default_factory=lambda: [2, 3, 4, 5])
+    lora_layers: list[int] = field(default_factory=lambda: [3, 4, 5])
     rank: int = 16
     alpha: float = 32.0
     # questions-small
@@ -131,6 +133,9 @@ class MiniLMTower:
     def parameters(self):
         return [p for p in self.enc.parameters() if p.requires_grad]
 
+    def lengths(self, name: str) -> list[int]:
+        return [len(x) for x in self.cache[name]]
+
     def prepare(self, name: str, tokens: list[np.ndarray]) -> None:
         """Run the frozen layers once over a sentence table (kept in float16)."""
         t0, states = time.time(), []
@@ -179,6 +184,9 @@ class BiLSTMTower:
     def parameters(self):
         return list(self.enc.parameters())
 
+    def lengths(self, name: str) -> list[int]:
+        return [len(x) for x in self.tokens[name]]
+
     def prepare(self, name: str, tokens: list[np.ndarray]) -> None:
         self.tokens[name] = tokens
 
@@ -206,9 +214,16 @@ def build_vocab(texts: list[str], min_count: int) -> list[str]:
 
 def evaluate(tower, name: str, pairs: list[tuple[int, int, float]], n: int, batch: int = 256) -> np.ndarray:
     """Cosine similarity of every pair (encodings of the whole table, no gradients)."""
+    lengths = tower.lengths(name)
+    order = sorted(range(n), key=lambda k: lengths[k])
+    e = None
     with torch.no_grad():
-        order = list(range(n))
-        e = torch.cat([tower.encode(name, order[s:s + batch], False) for s in range(0, n, batch)])
+        for s in range(0, n, batch):
+            idx = order[s:s + batch]
+            part = tower.encode(name, idx, False)
+            if e is None:
+                e = torch.empty(n, part.shape[1])
+            e[idx] = part
     i = torch.tensor([p[0] for p in pairs])
     j = torch.tensor([p[1] for p in pairs])
     return (e[i] * e[j]).sum(1).numpy()
@@ -217,10 +232,17 @@ def evaluate(tower, name: str, pairs: list[tuple[int, int, float]], n: int, batc
 # -- training ------------------------------------------------------------------------------
 
 
-def _batches(pairs: list, size: int, rng: random.Random, tag: str) -> list[tuple[str, list]]:
+def _batches(pairs: list, size: int, rng: random.Random, tag: str, length) -> list[tuple[str, list]]:
+    """Shuffled batches of ``size`` pairs, bucketed by length: pairs are shuffled, cut into
+    pools of 20 batches, each pool sorted by the pair's longer sentence and cut into batches
+    (a batch pads to its longest sentence, so similar lengths save most of the compute)."""
     pairs = pairs[:]
     rng.shuffle(pairs)
-    return [(tag, pairs[s:s + size]) for s in range(0, len(pairs) - size + 1, size)]
+    out = []
+    for s in range(0, len(pairs), 20 * size):
+        pool = sorted(pairs[s:s + 20 * size], key=lambda p: max(length(p[0]), length(p[1])))
+        out += [(tag, pool[k:k + size]) for k in range(0, len(pool) - size + 1, size)]
+    return out
 
 
 def train_text(cfg: TextTrainConfig, argv: list[str] | None = None) -> Path:
@@ -230,6 +252,9 @@ def train_text(cfg: TextTrainConfig, argv: list[str] | None = None) -> Path:
     rng = random.Random(cfg.seed)
     root = data_root(cfg.data or None)
     sts, quora = sts_splits(root), quora_splits(root, seed=cfg.seed)
+    if cfg.limit:
+        sts = {k: v[: cfg.limit] for k, v in sts.items()}
+        quora = {k: v[: cfg.limit // 2] + v[-(cfg.limit - cfg.limit // 2):] for k, v in quora.items()}
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -249,7 +274,7 @@ def train_text(cfg: TextTrainConfig, argv: list[str] | None = None) -> Path:
                          "test": {"sts": sts["test"]}}.items():
         table = Sentences(kind)
         idx = {g: table.pairs(p) for g, p in groups.items()}
-        tokens = table.tokens()
+        tokens = table.tokens_list = table.tokens()
         tower.prepare(name, tokens)
         tables[name] = (table, idx, len(tokens))
 
@@ -275,12 +300,19 @@ def train_text(cfg: TextTrainConfig, argv: list[str] | None = None) -> Path:
                 "quora_validation_auc": q["auc"], "quora_validation_ap": q["average_precision"],
                 "quora_validation_accuracy": q["accuracy"]}
 
+    train_tokens = tables["train"][0].tokens_list
+
+    def length(i: int) -> int:
+        return len(train_tokens[i])
+
     history, best, best_state = [], None, None
-    start_figs = dev_figures()
-    log(f"before training: {json.dumps({k: round(v, 4) for k, v in start_figs.items()})}")
+    start_figs = dev_figures() if cfg.eval_before else {}
+    if start_figs:
+        log(f"before training: {json.dumps({k: round(v, 4) for k, v in start_figs.items()})}")
     t_train, sentences_seen, step = 0.0, 0, 0
     for epoch in range(1, cfg.epochs + 1):
-        batches = _batches(train_idx["sts"], cfg.batch, rng, "sts") + _batches(train_idx["quora"], cfg.batch, rng, "quora")
+        batches = (_batches(train_idx["sts"], cfg.batch, rng, "sts", length)
+                   + _batches(train_idx["quora"], cfg.batch, rng, "quora", length))
         rng.shuffle(batches)
         t0, losses = time.time(), []
         for tag, batch in batches:
@@ -303,7 +335,7 @@ def train_text(cfg: TextTrainConfig, argv: list[str] | None = None) -> Path:
             sched.step()
             step += 1
             sentences_seen += len(sent)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if step % 50 == 0:
                 log(f"epoch {epoch} step {step}/{total} loss {np.mean(losses[-50:]):.4f} "
                     f"{sentences_seen / (t_train + time.time() - t0):.1f} sentences/s")
@@ -380,7 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     d = TextTrainConfig()
     for f, v in asdict(d).items():
         flag = "--" + f.replace("_", "-")
-        if isinstance(v, list):
+        if isinstance(v, bool):
+            ap.add_argument(flag, action="store_true", default=v)
+        elif isinstance(v, list):
             ap.add_argument(flag, type=int, nargs="+", default=v)
         else:
             ap.add_argument(flag, type=type(v), default=v)
