@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 PY=${PYTHON:-python}
-exec "$PY" -m siamnet.text.train --model questions-small --out runs/questions-small --seed 0 --epochs 10 \
-  --batch 32 --lr 2e-3 --max-tokens 64 --dim 128 --hidden 256 --out-dim 256 --min-count 2 --threads 1 "$@"
+exec "$PY" -m siamnet.text.train --model questions-small --out runs/questions-small --seed 0 --epochs 4 \
+  --batch 64 --lr 2e-3 --max-tokens 64 --dim 128 --hidden 256 --out-dim 256 --min-count 2 --threads 1 "$@"
