@@ -30,6 +30,8 @@ def read_text_file(path: str | Path) -> list[tuple[int, str]]:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not raw.strip():
+        return []
     lines = raw.split(b"\n")
     out = []
     for n, line in enumerate(lines, 1):
