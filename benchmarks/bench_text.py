@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -151,15 +152,19 @@ def run(args) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    from siamnet.gallery.index import ExactIndex, FaissIndex, make_index
+    from siamnet.gallery.index import ExactIndex
     from siamnet.text.model import load_text_model
 
     root = data_root(args.data or None)
     sts, quora = sts_splits(root), quora_splits(root, seed=0)
+    if args.limit:  # smoke runs only: the figures of a limited run are not the benchmark's
+        sts = {k: v[: args.limit] for k, v in sts.items()}
+        quora = {k: v[: args.limit // 2] + v[-(args.limit // 2):] for k, v in quora.items()}
     val = quora["validation"]
     bank, queries, gold = retrieval_task(val)
     log(f"retrieval: {len(queries)} queries, bank of {len(bank)} questions")
     test_sentences = sorted({t for p in sts["test"] for t in (p.a, p.b)})
+    random.Random(0).shuffle(test_sentences)
 
     systems = []
     for name in args.models:
@@ -167,11 +172,18 @@ def run(args) -> dict:
     if "bm25" in args.baselines:
         systems.append(BM25System())
 
+    reused = json.loads(Path(args.reuse).read_text())["systems"] if args.reuse else {}
     results = {"machine": f"shared CPU, torch threads {args.threads}, one run",
                "data": {"stsb_dev_pairs": len(sts["dev"]), "stsb_test_pairs": len(sts["test"]),
                         "quora_validation_pairs": len(val), "bank": len(bank), "queries": len(queries)},
                "systems": {}}
     for sys_ in systems:
+        if sys_.name in reused:
+            results["systems"][sys_.name] = {k: v for k, v in reused[sys_.name].items()
+                                             if k not in ("sentences_per_s", "query_ms", "search_100k")}
+            results["systems"][sys_.name]["accuracy_from"] = args.reuse
+            log(f"{sys_.name}: accuracy figures reused from {args.reuse}")
+            continue
         r = {}
         log(f"{sys_.name}: pairs")
         for split in ("dev", "test"):
@@ -187,30 +199,72 @@ def run(args) -> dict:
             r["quora_accuracy_at_card_tau"] = float(((1 - s < sys_.threshold) == (y > 0.5)).mean())
         log(f"{sys_.name}: retrieval")
         if isinstance(sys_, BM25System):
-            ranked, ms = sys_.search(bank, queries, 10)
-            r["retrieval"] = retrieval_figures(ranked, gold)
-            r["query_ms"] = ms
+            ranked, _ = sys_.search(bank, queries, 10)
         else:
-            eb = sys_.encode(bank)
-            index = ExactIndex().build(eb, np.arange(len(bank)))
-            t0 = time.perf_counter()
-            eq = np.stack([sys_.encode([t])[0] for t in queries[: args.latency_queries]])
-            _, ids = index.search(eq, 10)
-            r["query_ms"] = (time.perf_counter() - t0) / len(eq) * 1000
-            _, ids = index.search(sys_.encode(queries), 10)
-            r["retrieval"] = retrieval_figures(ids, gold)
-            # throughput: the STS-B test sentences, batched, length-sorted
-            sys_.encode(test_sentences[:64])
-            t0 = time.perf_counter()
-            sys_.encode(test_sentences)
-            r["sentences_per_s"] = len(test_sentences) / (time.perf_counter() - t0)
-            if args.big_bank:
-                r["search_100k"] = big_bank_search(eb, eq, args.big_bank)
+            index = ExactIndex().build(sys_.encode(bank), np.arange(len(bank)))
+            _, ranked = index.search(sys_.encode(queries), 10)
+        r["retrieval"] = retrieval_figures(ranked, gold)
         results["systems"][sys_.name] = r
         log(f"{sys_.name}: {json.dumps(r)}")
 
-    if args.peer:
-        results["peer_sentence_transformers"] = peer(test_sentences, sts["test"], args.threads)
+    # speed, every system in this run, round-robin (the shared CPU's load changes by the minute;
+    # each figure is the best of --rounds)
+    peer_model = load_peer(args.threads) if args.peer else None
+    speed_sentences = test_sentences[: args.speed_sentences]
+    best = {}
+    for rnd in range(args.rounds):
+        for sys_ in systems:
+            if isinstance(sys_, BM25System):
+                continue
+            sys_.encode(speed_sentences[:32])
+            t0 = time.perf_counter()
+            sys_.encode(speed_sentences)
+            best.setdefault(sys_.name, []).append(len(speed_sentences) / (time.perf_counter() - t0))
+        if peer_model is not None and not isinstance(peer_model, dict):
+            peer_model.encode(speed_sentences[:32])
+            t0 = time.perf_counter()
+            peer_model.encode(speed_sentences, batch_size=32, normalize_embeddings=True)
+            best.setdefault("peer", []).append(len(speed_sentences) / (time.perf_counter() - t0))
+        log(f"speed round {rnd + 1}: {json.dumps({k: round(v[-1], 1) for k, v in best.items()})}")
+    for sys_ in systems if args.rounds else []:
+        r = results["systems"][sys_.name]
+        if isinstance(sys_, BM25System):
+            bm = sys_.BM25([sys_.words(t) or ["_"] for t in bank])
+            t0 = time.perf_counter()
+            for q in queries[: args.latency_queries]:
+                bm.get_scores(sys_.words(q) or ["_"])
+            r["query_ms"] = (time.perf_counter() - t0) / min(len(queries), args.latency_queries) * 1000
+            continue
+        r["sentences_per_s"] = max(best[sys_.name])
+        r["sentences_per_s_rounds"] = best[sys_.name]
+        eb = sys_.encode(bank)
+        index = ExactIndex().build(eb, np.arange(len(bank)))
+        times, eq = [], []
+        for t in queries[: args.latency_queries]:
+            t0 = time.perf_counter()
+            e = sys_.encode([t])
+            index.search(e, 10)
+            times.append(time.perf_counter() - t0)
+            eq.append(e[0])
+        r["query_ms"] = float(np.median(times) * 1000)
+        if args.big_bank:
+            r["search_100k"] = big_bank_search(eb, np.stack(eq), args.big_bank)
+        log(f"{sys_.name}: speed {json.dumps({k: r[k] for k in ('sentences_per_s', 'query_ms')})}")
+    results["speed"] = {"sentences": len(speed_sentences), "rounds": args.rounds,
+                        "what": "STS-B test sentences, encoded as one list (length-sorted batches); best of the rounds; "
+                                "query_ms = median of one query encoded and searched on the Quora bank"}
+
+    if peer_model is not None:
+        if isinstance(peer_model, dict):
+            results["peer_sentence_transformers"] = peer_model
+        else:
+            ps = sts["test"]
+            a = peer_model.encode([p.a for p in ps], normalize_embeddings=True)
+            b = peer_model.encode([p.b for p in ps], normalize_embeddings=True)
+            results["peer_sentence_transformers"] = {
+                "sentences_per_s": max(best["peer"]) if best else None, "sentences_per_s_rounds": best.get("peer"),
+                "stsb_test_spearman": spearman(np.sum(a * b, 1), [p.y for p in ps]),
+                "note": "all-MiniLM-L6-v2 from the same wheel through sentence-transformers (batch 32), same threads"}
     return results
 
 
@@ -234,7 +288,8 @@ def big_bank_search(eb, eq, n, seed=0):
             "search_ms_median": float(np.median(times) * 1000), "search_ms_p95": float(np.percentile(times, 95) * 1000)}
 
 
-def peer(sentences, test, threads):
+def load_peer(threads):
+    """sentence-transformers on the same wheel's files (offline), or a dict saying why not."""
     try:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
@@ -243,15 +298,7 @@ def peer(sentences, test, threads):
     except ImportError as exc:
         return {"skipped": f"sentence-transformers is not installed ({exc})"}
     torch.set_num_threads(threads)
-    st = SentenceTransformer(str(wheel_model_dir()), device="cpu")
-    st.encode(sentences[:64])
-    t0 = time.perf_counter()
-    st.encode(sentences, batch_size=32, normalize_embeddings=True)
-    sps = len(sentences) / (time.perf_counter() - t0)
-    a = st.encode([p.a for p in test], normalize_embeddings=True)
-    b = st.encode([p.b for p in test], normalize_embeddings=True)
-    return {"sentences_per_s": sps, "stsb_test_spearman": spearman(np.sum(a * b, 1), [p.y for p in test]),
-            "note": "all-MiniLM-L6-v2 from the same wheel through sentence-transformers (batch 32), same threads"}
+    return SentenceTransformer(str(wheel_model_dir()), device="cpu")
 
 
 def table(results) -> str:
@@ -265,9 +312,9 @@ def table(results) -> str:
             f"{r['quora_auc']:.4f} | {r['quora_ap']:.4f} | {100 * r['quora_best_accuracy']:.2f} / "
             f"{'-' if at is None else f'{100 * at:.2f}'} | {100 * rr['recall@1']:.2f} | {100 * rr['recall@5']:.2f} | "
             f"{100 * rr['recall@10']:.2f} | {rr['mrr@10']:.4f} | {r.get('sentences_per_s', float('nan')):.1f} | "
-            f"{r['query_ms']:.2f} |")
+            f"{r.get('query_ms', float('nan')):.2f} |")
     p = results.get("peer_sentence_transformers")
-    if p and "sentences_per_s" in p:
+    if p and p.get("sentences_per_s"):
         rows.append(f"\nsentence-transformers (same wheel): {p['sentences_per_s']:.1f} sentences/s, "
                     f"STS-B test ρ {100 * p['stsb_test_spearman']:.2f}")
     for name, r in results["systems"].items():
@@ -287,6 +334,11 @@ def main(argv=None) -> int:
     ap.add_argument("--latency-queries", type=int, default=200)
     ap.add_argument("--big-bank", type=int, default=100_000, help="bank size for the search-alone timing (0: skip)")
     ap.add_argument("--no-peer", dest="peer", action="store_false", help="skip the sentence-transformers peer")
+    ap.add_argument("--rounds", type=int, default=3, help="speed rounds (best of)")
+    ap.add_argument("--speed-sentences", type=int, default=1000)
+    ap.add_argument("--reuse", default="", help="take accuracy figures of systems already in this JSON "
+                    "(speed is always measured in this run, for every system)")
+    ap.add_argument("--limit", type=int, default=0, help="smoke run: this many pairs per set")
     ap.add_argument("--json", default="", help="write the results here")
 
     args = ap.parse_args(argv)

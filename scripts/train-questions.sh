@@ -7,5 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 PY=${PYTHON:-python}
-exec "$PY" -m siamnet.text.train --model questions --out runs/questions --seed 0 --epochs 2 \
+exec "$PY" -m siamnet.text.train --model questions --out runs/questions --seed 0 --epochs 1 \
   --batch 32 --lr 3e-4 --lora-layers 3 4 5 --rank 16 --alpha 32 --max-tokens 64 --threads 1 "$@"
