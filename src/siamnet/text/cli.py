@@ -52,6 +52,8 @@ def read_questions_csv(path: str | Path, text_columns=("text", "question"),
     lines = read_text_file(path)
     if not lines:
         raise DataError(f"{path}: empty file (expected a header with a 'text' column)")
+    # a field may be long (the text kind refuses an over-long question with a better message)
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 26))
     rows = csv.reader(io.StringIO("\n".join(t for _, t in lines)))
     try:
         header = [h.strip().lower() for h in next(rows)]
@@ -131,10 +133,12 @@ def cmd_dedupe(args) -> int:
     tau = args.threshold if args.threshold is not None else model.threshold
     if tau is None:
         raise DataError(f"{args.model}: the model has no calibrated threshold; give --threshold")
-    try:
-        enc = model.encode([t for _, t, _ in rows])
-    except DataError as exc:
-        raise DataError(f"{args.csv}: {exc}") from None
+    for _, text, line in rows:  # refuse a bad row by its line before anything is encoded
+        try:
+            model.kind.normalise(text)
+        except DataError as exc:
+            raise DataError(f"{args.csv}:{line}: {exc}") from None
+    enc = model.encode([t for _, t, _ in rows])
     groups = duplicate_groups(enc, float(tau), args.neighbours)
     result = {
         "model": model.name, "threshold": float(tau), "distance": "cosine", "questions": len(rows),
