@@ -64,6 +64,8 @@ class TextTrainConfig:
     max_tokens: int = 64
     threads: int = 1
     quora_weight: float = 1.0
+    init: str = ""                      # start from these saved adapters (a second stage)
+    only: str = ""                      # "sts" or "quora": train on that data alone
     limit: int = 0                      # > 0: only this many pairs of each split (smoke tests)
     eval_before: bool = False           # also measure the untrained model on dev (costs minutes)
     # questions
@@ -267,9 +269,17 @@ def train_text(cfg: TextTrainConfig, argv: list[str] | None = None) -> Path:
         tower_cls = BiLSTMTower
         log(f"vocabulary: {len(vocab)} words (count >= {cfg.min_count} in the training pairs)")
     tower = tower_cls(cfg, kind)
+    if cfg.init:
+        from safetensors.torch import load_file
+
+        _load_state(tower, load_file(cfg.init))
+        log(f"started from {cfg.init}")
 
     tables = {}
-    for name, groups in {"train": {"sts": sts["train"], "quora": quora["train"]},
+    train_sets = {"sts": sts["train"], "quora": quora["train"]}
+    if cfg.only:
+        train_sets = {k: (v if k == cfg.only else []) for k, v in train_sets.items()}
+    for name, groups in {"train": train_sets,
                          "dev": {"sts": sts["dev"], "quora": quora["validation"]},
                          "test": {"sts": sts["test"]}}.items():
         table = Sentences(kind)
@@ -392,6 +402,12 @@ def train_text(cfg: TextTrainConfig, argv: list[str] | None = None) -> Path:
                      "torch_threads": cfg.threads, "machine": "2-core shared CPU, one run"},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if cfg.init:  # a second stage: the card names the first, and the data of both
+        first = json.loads(Path(cfg.init).with_suffix(".json").read_text())
+        card["stages"] = [{k: first.get(k) for k in ("command", "commit", "metrics", "training")}]
+        card["data"]["train"] = first["data"]["train"]
+        card["data"]["stages"] = f"first stage as recorded in stages[0]; this stage: {cfg.only or 'both'} only"
+        card["training"]["minutes_all_stages"] = card["training"]["minutes"] + first["training"]["minutes"]
     save_file(best_state, str(out / f"{name}.safetensors"))
     (out / f"{name}.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     log(f"wrote {out / name}.safetensors and .json")
