@@ -206,3 +206,11 @@ def test_card_that_is_not_an_object_and_nan_weights(tmp_path, model_path):
     save_model(tmp_path / "nanw", m.encoder, m.card)
     with pytest.raises(ModelError, match="NaN or infinite"):
         load_model(tmp_path / "nanw")
+
+
+def test_a_zero_byte_gallery_is_refused_not_made_anew(tmp_path, model_path, chars, capsys):
+    db = tmp_path / "g.db"
+    db.write_bytes(b"")
+    assert main(["enroll", "--model", str(model_path), "--gallery", str(db), "a", str(chars[0])]) == 2
+    assert "zero-byte" in capsys.readouterr().err and db.stat().st_size == 0
+    assert main(["people", "--gallery", str(db)]) == 2

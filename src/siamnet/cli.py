@@ -150,6 +150,12 @@ def _headline(c) -> str:
     val = m.get("celeba_validation") or {}
     if "accuracy_10fold" in val:
         return f"{100 * val['accuracy_10fold']:.2f} % (10-fold, CelebA pairs)"
+    if "stsb_dev_spearman" in m:
+        return (f"STS-B dev ρ {100 * m['stsb_dev_spearman']:.2f}, Quora AUC {m['quora_validation_auc']:.4f}"
+                if "quora_validation_auc" in m else f"STS-B dev ρ {100 * m['stsb_dev_spearman']:.2f}")
+    sig = m.get("validation_bhsig")
+    if sig:
+        return f"EER {100 * sig['eer']:.1f} % (BHSig writers {sig['writers']}, skilled forgeries)"
     track = ((m.get("validation") or {}).get("trackers") or {}).get(c.name, {}).get("overall")
     if track:
         return f"success AUC {track['auc']:.3f}, precision@20px {track['precision20']:.3f} ({track['sequences']} sequences)"
@@ -168,8 +174,8 @@ def cmd_models(args) -> int:
         return 0
     print(f"{'name':<16}{'kind':<11}{'encoder':<24}{'verify τ':>10}{'identify τ':>12}  validation")
     for c in cards:
-        tau = "-" if c.threshold is None else f"{c.threshold:.4f}"
-        ident = "-" if c.identify_threshold is None else f"{c.identify_threshold:.4f}"
+        tau = "-" if c.threshold is None else f"{c.threshold:.4g}"
+        ident = "-" if c.identify_threshold is None else f"{c.identify_threshold:.4g}"
         print(f"{c.name:<16}{c.kind:<11}{c.encoder:<24}{tau:>10}{ident:>12}  {_headline(c)}")
     print("use: siamnet verify / enroll / identify / pairs --model NAME (any kind); siamnet oneshot (glyph)")
     return 0
@@ -224,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
         add_track_commands = None
     if add_track_commands is not None:
         add_track_commands(sub)
+    from .signatures.cli import add_commands as add_signature_commands  # signature-pairs
+    from .text.cli import add_commands as add_text_commands  # dedupe
+
+    add_signature_commands(sub)
+    add_text_commands(sub)
     try:  # serve and attendance live with the service (fastapi loads only when serve runs)
         from .service.cli import add_commands as add_service_commands
     except ImportError:

@@ -50,7 +50,12 @@ def _gallery_url(args, must_exist: bool) -> str:
         from siamnet.service.settings import DB_FILE, default_data_folder
 
         path = str(default_data_folder() / DB_FILE)
-    if is_postgres_url(path) or not must_exist:
+    if is_postgres_url(path):
+        return path
+    if Path(path).is_file() and Path(path).stat().st_size == 0:  # never silently a new, empty gallery
+        raise DataError(f"{path}: an empty (zero-byte) file, not a gallery; it may have been damaged: "
+                        f"restore it from a backup, or delete it to start a new gallery")
+    if not must_exist:
         return path
     if not Path(path).is_file():
         raise DataError(f"{path}: gallery not found (create one with `siamnet enroll --gallery "
@@ -208,14 +213,16 @@ def _verify_against(args) -> int:
            **res.to_dict()}
     if model.kind.name == "signature":
         out["verdict"] = "genuine" if res.same else "forged"
+        out["p_genuine"] = res.probability
     if args.json:
         _emit(out)
         return 0
     verdict = out.get("verdict") or ("same" if res.same else "different")
     sign = "<" if res.same else ">="
-    print(f"{verdict}: {args.inputs[0]} against {res.name!r} ({res.references} reference(s)): distance to the "
-          f"nearest {res.distance:.4f} {sign} τ {res.threshold:.4f} ({model.name})")
-    print(f"distance to the mean reference {res.distance_to_mean:.4f}; decided on the {res.rule}")
+    print(f"{verdict}: {args.inputs[0]} against {res.name!r} ({res.references} reference(s)): distance "
+          f"{res.distance:.6g} {sign} τ {res.threshold:.6g} ({model.name}; references combined by the {res.rule} rule)")
+    print(f"distance to the nearest reference {res.distance_to_nearest:.6g}, to the mean reference "
+          f"{res.distance_to_mean:.6g}, mean of the distances {res.mean_distance:.6g}")
     if res.probability is not None:
         print(f"P(same) = {res.probability:.3f}")
     return 0
@@ -250,7 +257,7 @@ def cmd_enroll(args) -> int:
         _emit(out)
         return 0
     noun = g.noun[:-1]
-    for p in enrolled:
+    for p in enrolled[:20]:
         emp = f" (employee id {p['employee_id']})" if p.get("employee_id") else ""
         if args.add:
             print(f"added {noun}(s) to {p['name']}{emp}: {p['encodings']} in all")

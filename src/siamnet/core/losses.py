@@ -3,6 +3,9 @@
 * :class:`TripletMarginLoss` — L(A,P,N) = max(d(A,P) − d(A,N) + α, 0)  (Schroff et al. 2015)
 * :class:`ContrastiveLoss`   — Hadsell, Chopra & LeCun (2006)
 * :class:`PairBCELoss`       — binary cross-entropy on the pair head's logit (Koch et al. 2015)
+* :class:`CoSENTLoss`        — graded or binary pair scores as a ranking of cosines (Su 2022)
+* :class:`InBatchNegativesLoss` — each anchor must pick its positive among every other
+  encoding in the batch (multiple negatives ranking, Henderson et al. 2017)
 """
 
 from __future__ import annotations
@@ -102,3 +105,57 @@ class ResponseMapLogisticLoss(nn.Module):
         weights = pos * w_pos + neg * w_neg
         loss = F.binary_cross_entropy_with_logits(logits, pos, weight=weights, reduction="sum")
         return loss / logits.shape[0]
+
+
+class CoSENTLoss(nn.Module):
+    """CoSENT (Su 2022): for every two pairs (i, j) and (k, l) of the batch with gold scores
+    y_ij > y_kl, penalise cos(k, l) coming close to or above cos(i, j):
+
+        L = log(1 + Σ_{y_ij > y_kl} exp(scale · (cos_kl − cos_ij)))
+
+    Only the order of the gold scores matters, so it takes graded scores (STS 0..5) and binary
+    labels (duplicate 1 / not 0) alike.  ``pairs`` = (i, j, score) index tensors into the batch.
+    """
+
+    def __init__(self, scale: float = 20.0):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, embeddings: torch.Tensor, pairs) -> torch.Tensor:
+        i, j, score = pairs
+        if len(i) < 2:
+            return embeddings.sum() * 0.0
+        cos = F.cosine_similarity(embeddings[i], embeddings[j], dim=-1) * self.scale
+        diff = cos[None, :] - cos[:, None]          # diff[a, b] = cos_b − cos_a
+        higher = score[:, None] > score[None, :]    # pair a should score above pair b
+        diff = diff.masked_fill(~higher, float("-inf"))
+        return torch.logsumexp(torch.cat([diff.new_zeros(1), diff.flatten()]), dim=0)
+
+
+class InBatchNegativesLoss(nn.Module):
+    """Multiple negatives ranking: each anchor's positive must have the highest cosine among
+    all ``candidates`` in the batch (the other pairs' positives and anchors, and any extra
+    hard negatives), a softmax cross-entropy over scale · cos.  ``triplets`` = (anchors,
+    positives, candidates): index tensors; an anchor is never its own candidate.
+    Symmetric: the positive must also pick out its anchor.
+    """
+
+    def __init__(self, scale: float = 20.0, symmetric: bool = True):
+        super().__init__()
+        self.scale, self.symmetric = scale, symmetric
+
+    def forward(self, embeddings: torch.Tensor, triplets) -> torch.Tensor:
+        a, p, cand = triplets
+        if len(a) == 0:
+            return embeddings.sum() * 0.0
+        e = F.normalize(embeddings, dim=-1)
+        loss = self._one_way(e, a, p, cand)
+        if self.symmetric:
+            loss = 0.5 * (loss + self._one_way(e, p, a, cand))
+        return loss
+
+    def _one_way(self, e, a, p, cand):
+        logits = self.scale * e[a] @ e[cand].T                          # (A, C)
+        logits = logits.masked_fill(a[:, None] == cand[None, :], float("-inf"))
+        target = (p[:, None] == cand[None, :]).float().argmax(1)       # where each positive sits
+        return F.cross_entropy(logits, target)

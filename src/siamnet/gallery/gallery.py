@@ -102,18 +102,22 @@ class Identification:
 
 @dataclass(frozen=True)
 class Verification:
-    """An input checked against one enrolled subject (1:1): ``same`` when the distance to the
-    nearest reference is below τ; the distance to the mean of the references' encodings is
-    given too, and P(same) where the card is calibrated."""
+    """An input checked against one enrolled subject (1:1): ``same`` when ``distance`` is
+    below τ, where ``distance`` combines the subject's references by the card's rule
+    (``combination.rule``: the nearest reference by default, or the mean of the distances, or
+    the distance to the mean encoding); all three are given, and P(same) where the card is
+    calibrated (for the decision's distance)."""
 
     name: str
     same: bool
-    distance: float  # to the nearest reference: the decision
-    distance_to_mean: float
+    distance: float  # by the rule: the decision
+    distance_to_nearest: float
+    distance_to_mean: float  # to the mean of the references' encodings
+    mean_distance: float  # the mean of the distances to each reference
     references: int
     probability: float | None
     threshold: float
-    rule: str = "nearest reference"
+    rule: str = "nearest"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -453,10 +457,12 @@ class Gallery:
             refs = self._search_index()[2][person.id]
         query = self.model.encode([example])[0]
         d = np.asarray(self.model.distance(refs, query[None, :]), np.float64).reshape(-1)
-        mean = refs.mean(axis=0)
         tau = self.model.verify_threshold if threshold is None else float(threshold)
         if tau is None:
             raise DataError(f"model {self.model.name} has no verify threshold in its card; give one")
-        nearest = float(d.min())
-        return Verification(person.name, nearest < tau, nearest, float(self.model.distance(mean, query)),
-                            len(refs), self.model.probability(nearest), tau)
+        by_rule = {"nearest": float(d.min()), "mean": float(d.mean()),
+                   "centroid": float(self.model.distance(refs.mean(axis=0), query))}
+        rule = (self.model.card.combination or {}).get("rule", "nearest")
+        dist = by_rule[rule]
+        return Verification(person.name, dist < tau, dist, by_rule["nearest"], by_rule["centroid"], by_rule["mean"],
+                            len(refs), self.model.probability(dist), tau, rule)

@@ -41,6 +41,8 @@ SiameseModel = Model  # the name the training code has always used
 _LOADERS: dict[str, Callable | str] = {
     "dlib-resnet": "siamnet.faces.dlib_resnet:load_for_card",
     "dlib-resnet+projection": "siamnet.faces.dlib_resnet:load_projected_for_card",
+    "minilm": "siamnet.text:load_for_card",
+    "bilstm": "siamnet.text:load_for_card",
 }
 
 

