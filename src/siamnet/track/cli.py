@@ -92,9 +92,10 @@ def add_commands(sub) -> None:
     p.add_argument("--init", required=True, help="x,y,w,h of the target in the first frame (pixels)")
     p.add_argument("--out", help="write the annotated track (.mp4, .avi or .gif)")
     p.add_argument("--picture", help="write sampled frames with their boxes on one image (.png/.jpg)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1: one frame's encoder pass is small, and on a busy 2-core CPU "
-                        "2 threads ran 8x slower than 1; 0 = torch's default)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads (default 0: torch's default, every core; on an idle 2-core CPU 2 threads "
+                        "tracked at 39 fps, 1 thread at 23-28 fps, but on a CPU busy with other jobs 1 thread "
+                        "was 8x faster than 2: give --threads 1 there)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_track)
 
@@ -105,7 +106,8 @@ def add_commands(sub) -> None:
     e.add_argument("--sequences", required=True, help="folder of OTB-style sequences (or one sequence)")
     e.add_argument("--only", help="comma-separated sequence names")
     e.add_argument("--plot", help="write the success and precision plots (.png)")
-    e.add_argument("--threads", type=int, default=1, help="torch threads (default 1; 0 = torch's default)")
+    e.add_argument("--threads", type=int, default=0, help="torch threads (default 0: torch's default, every "
+                   "core; --threads 1 on a CPU busy with other jobs)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_track_eval)
 
