@@ -249,7 +249,10 @@ def cmd_enroll(args) -> int:
                 raise DataError("--add takes NAME EXAMPLE..., not --csv")
             enrolled = [g.add_examples(args.name, subjects[0][1]).to_dict()]
         else:
-            enrolled = _enroll_all(g, subjects, args)
+            people = g.enroll_many(subjects, None if args.csv else args.employee_id,
+                                   allow_duplicate=args.allow_duplicate,
+                                   progress=lambda items: _progress_iter(items, args))
+            enrolled = [p.to_dict() for p in people]
         total = len(g)
     out = {"gallery": _shown(g.path), "model": g.model.name,
            "enrolled": enrolled[0] if len(enrolled) == 1 and not args.csv else enrolled, "people": total}
@@ -267,27 +270,6 @@ def cmd_enroll(args) -> int:
     if len(enrolled) > 1:
         print(f"{len(enrolled)} enrolled; {total} {g.subjects_noun} in {_shown(g.path)} (model {g.model.name})")
     return 0
-
-
-def _enroll_all(g, subjects, args) -> list[dict]:
-    """Every name checked and every example encoded before the first subject is written."""
-    from siamnet.gallery.store import clean_name
-
-    seen = {}
-    for name, _ in subjects:
-        key = clean_name(name)
-        if key in seen:
-            raise DataError(f"{name!r} appears twice")
-        seen[key] = True
-        g._check_new(key, None)
-    g._check_model(f"{subjects[0][0]!r} was not enrolled" if len(subjects) == 1 else "nothing was enrolled")
-    encoded = [(name, *g.encode_examples(name, examples)) for name, examples in _progress_iter(subjects, args)]
-    out = []
-    for name, vectors, sources, photos in encoded:
-        person = g.enroll_encodings(name, vectors, sources, args.employee_id if not args.csv else None,
-                                    photos=photos, allow_duplicate=args.allow_duplicate)
-        out.append(person.to_dict())
-    return out
 
 
 def _progress_iter(items, args):
@@ -506,6 +488,8 @@ def cmd_calibrate(args) -> int:
 
     model = _load(args.model or "dlib-resnet")
     source_card = model_paths(resolve(args.model or "dlib-resnet"))[1]
+    if model.card.score == "pair_head":  # refused before any input is encoded
+        raise DataError(f"{model.name} decides with its pair head (P(same) > τ); calibrate a distance model")
     if is_lfw_file(args.pairs):
         from siamnet.faces.pairs import pair_distances, read_pairs
 
@@ -550,8 +534,6 @@ def cmd_calibrate(args) -> int:
             print(f"siamnet: note: {args.pairs} has {mismatched} mismatched pairs, too few to measure a "
                   f"false-accept rate of {args.far:g} (the finest is {1 / mismatched:.2g}); τ is the strictest "
                   f"that accepts none of them", file=sys.stderr)
-    if model.card.score == "pair_head":
-        raise DataError(f"{model.name} decides with its pair head (P(same) > τ); calibrate a distance model")
     accept = d < tau
     measured = {"pairs": int(len(d)), "same": int(same.sum()), "accuracy": float((accept == same).mean()),
                 "true_accept_rate": float(accept[same].mean()), "false_accept_rate": float(accept[~same].mean()),

@@ -233,15 +233,32 @@ class Gallery:
     def enroll(self, name: str, examples: Sequence[Any], employee_id: str | None = None,
                actor: str = "system", allow_duplicate: bool = False) -> Person:
         """Add a subject from 1-5 examples of the model's kind.  All or nothing."""
-        name = clean_name(name)
+        return self.enroll_many([(name, examples)], employee_id, actor, allow_duplicate)[0]
+
+    def enroll_many(self, subjects: Sequence[tuple[str, Sequence[Any]]], employee_id: str | None = None,
+                    actor: str = "system", allow_duplicate: bool = False, progress=None) -> list[Person]:
+        """Add subjects, each ``(name, 1-5 examples)`` (a bulk CSV), checked and encoded before
+        the first is written: a taken or repeated name, a wrong count or a bad example refuses
+        them all.  ``employee_id`` is for a single subject; ``progress`` wraps the encoding loop
+        (e.g. a tqdm bar)."""
+        from siamnet.gallery.store import name_key
+
         employee_id = clean_text(employee_id, "employee id")
-        examples = list(examples)
-        self._check_count(f"enroll {name!r}:", len(examples), MAX_IMAGES_PER_PERSON)
-        # cheap checks first, so a duplicate name does not cost the encoding of 5 examples
-        self._check_new(name, employee_id)
-        self._check_model(f"{name!r} was not enrolled")
-        vectors, sources, photos = self.encode_examples(name, examples)
-        return self.enroll_encodings(name, vectors, sources, employee_id, actor, photos, allow_duplicate)
+        names, seen = [], set()
+        for name, examples in subjects:
+            name = clean_name(name)
+            if name_key(name) in seen:
+                raise DataError(f"{name!r} appears twice")
+            seen.add(name_key(name))
+            self._check_count(f"enroll {name!r}:", len(list(examples)), MAX_IMAGES_PER_PERSON)
+            # cheap checks first, so a duplicate name does not cost the encoding of 5 examples
+            self._check_new(name, employee_id)
+            names.append(name)
+        self._check_model(f"{names[0]!r} was not enrolled" if len(names) == 1 else "nothing was enrolled")
+        pairs = list(zip(names, (list(x) for _, x in subjects)))
+        encoded = [(name, *self.encode_examples(name, x)) for name, x in (progress or iter)(pairs)]
+        return [self.enroll_encodings(name, vectors, sources, employee_id, actor, photos, allow_duplicate)
+                for name, vectors, sources, photos in encoded]
 
     def add_examples(self, name: str, examples: Sequence[Any], actor: str = "system") -> Person:
         """Add 1-5 more examples of an enrolled subject (at most 5 in all).  All or nothing."""

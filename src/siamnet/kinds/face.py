@@ -52,14 +52,6 @@ class FaceKind(Kind):
 
         return describe(x, default)
 
-    def check(self, x: Any) -> None:
-        from pathlib import Path
-
-        from ..errors import DataError
-
-        if isinstance(x, str) and not Path(x).exists():
-            raise DataError(f"{x}: no such image file (a face model takes photos, not text)")
-
     def load(self, x: Any) -> np.ndarray:
         """The aligned chip (chip, chip, 3) uint8 of the photo's subject (``pick``)."""
         return self.load_many([x])[0]
