@@ -453,7 +453,7 @@ class Gallery:
 
     def search(self, example: Any, top: int = 5) -> Identification:
         """The ``top`` nearest subjects to one input (its largest face, for photos)."""
-        return self.identify_encoding(self.model.encode([example])[0], top=top)
+        return self.search_many([example], top=top)[0]
 
     def search_many(self, examples: Sequence[Any], top: int = 5, batch_size: int = 64) -> list[Identification]:
         """:meth:`search` for many inputs, encoded in batches."""

@@ -284,6 +284,19 @@ def log_internal_error(method: str, path: str, exc: BaseException) -> None:
     log.error("internal error on %s %s: %s\n%s", method, path, type(exc).__name__, where)
 
 
+class _TrackedSend:
+    """An ASGI ``send`` that remembers whether the response has started (after which no error
+    answer can be sent in its place)."""
+
+    def __init__(self, send):
+        self.send, self.started = send, False
+
+    async def __call__(self, message):
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
 class CatchAll:
     """The outermost layer: an exception no handler answered becomes a JSON 500, logged once by
     :func:`log_internal_error` and not raised on, so uvicorn never logs it a second time with
@@ -295,19 +308,12 @@ class CatchAll:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        started = False
-
-        async def tracked_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = _TrackedSend(send)
         try:
-            await self.app(scope, receive, tracked_send)
+            await self.app(scope, receive, tracked)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             log_internal_error(scope.get("method", "?"), scope.get("path", "?"), exc)
-            if not started:
+            if not tracked.started:
                 await _error(500, "internal server error (see the service log)")(
                     scope, receive, send)
 
@@ -343,7 +349,6 @@ class BodyLimit:
             except ValueError:
                 return await _error(400, "Content-Length header is not a number")(scope, receive, send)
         seen = 0
-        started = False
 
         async def counted_receive():
             nonlocal seen
@@ -354,16 +359,11 @@ class BodyLimit:
                     raise _BodyTooLarge()
             return message
 
-        async def tracked_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = _TrackedSend(send)
         try:
-            await self.app(scope, counted_receive, tracked_send)
+            await self.app(scope, counted_receive, tracked)
         except _BodyTooLarge:
-            if not started:
+            if not tracked.started:
                 await too_big(scope, receive, send)
 
 
