@@ -37,7 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from siamnet.errors import DataError, ModelError
-from siamnet.gallery.index import NearestIndex, make_index
+from siamnet.gallery.index import make_index
 from siamnet.gallery.store import (
     MAX_IMAGES_PER_PERSON,
     NotFound,
