@@ -428,6 +428,9 @@ def cmd_pairs(args) -> int:
     return 0
 
 
+LFW_PICK = "centre"  # see _lfw_pairs
+
+
 def _lfw_pairs(args, model) -> int:
     from siamnet.evaluate.verification import plot_roc
     from siamnet.faces.pairs import evaluate_pairs, read_pairs
@@ -438,11 +441,14 @@ def _lfw_pairs(args, model) -> int:
     if not args.images:
         raise DataError("an LFW pair file needs --images DIR (the folder of NAME/NAME_NNNN.jpg)")
     pairset = read_pairs(args.pairs)
+    # LFW's photos are, by construction, centred on the person the file is named after ("each
+    # picture is centered on a single face"): other faces in the frame are bystanders, and one of
+    # them can be larger than the subject. So the LFW protocol picks the centre face unless told.
+    pick = getattr(args, "pick", None) or LFW_PICK
     bar, update = _progress(_images_in(pairset), args.json)
     try:
         res, (fpr, tpr), d = evaluate_pairs(pairset, args.images, model, far=args.far, batch_size=args.batch_size,
-                                            progress=update, workers=args.workers,
-                                            pick=getattr(args, "pick", None),
+                                            progress=update, workers=args.workers, pick=pick,
                                             detector=getattr(args, "detector", None))
     finally:
         bar.close()
@@ -465,6 +471,7 @@ def _lfw_pairs(args, model) -> int:
         ("EER", _fmt(res["eer"])),
         (f"TAR at FAR={res['far']:g}", _fmt(res["tar_at_far"])),
         ("images", f"{res['images']} distinct, each encoded once"),
+        ("face picked", f"{res['pick']} (detector {res['detector']})"),
         ("no face detected", f"{res['no_face']} image(s); {res['no_face_handling']}"),
         ("time", f"{res['seconds']:.1f} s ({_fmt(res['images_per_second'], 1)} images/s, detect + align + encode)"),
     ]
@@ -649,7 +656,7 @@ def add_commands(sub) -> None:
             q.add_argument("--scores", help="write each pair's distance and P(same), one line per pair in order")
             q.add_argument("--pick", choices=["largest", "centre"],
                            help="face photos with several faces: compare the largest or the one nearest the "
-                                "centre (default: the card's input.pick)")
+                                "centre (default: centre for LFW's pairs.txt, whose photos are centred on the subject; else the card's input.pick)")
             q.add_argument("--detector", choices=["hog", "hog+cnn", "cnn"],
                            help="face detector: dlib HOG, HOG then dlib's CNN where HOG finds nothing, or CNN "
                                 "only (default: the card's input.detector)")
