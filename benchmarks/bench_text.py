@@ -201,8 +201,13 @@ def run(args) -> dict:
         if isinstance(sys_, BM25System):
             ranked, _ = sys_.search(bank, queries, 10)
         else:
-            index = ExactIndex().build(sys_.encode(bank), np.arange(len(bank)))
+            eb = sys_.encode(bank)
+            index = ExactIndex().build(eb, np.arange(len(bank)))
             _, ranked = index.search(sys_.encode(queries), 10)
+            if sys_.model.card.get("rerank"):
+                r["retrieval_dense_only"] = retrieval_figures(ranked, gold)
+                ranked = gallery_ranking(sys_, bank, eb, queries)
+                r["retrieval_path"] = "siamnet's gallery (the card's rerank rule), as `siamnet identify` answers"
         r["retrieval"] = retrieval_figures(ranked, gold)
         results["systems"][sys_.name] = r
         log(f"{sys_.name}: {json.dumps(r)}")
@@ -266,6 +271,17 @@ def run(args) -> dict:
                 "stsb_test_spearman": spearman(np.sum(a * b, 1), [p.y for p in ps]),
                 "note": "all-MiniLM-L6-v2 from the same wheel through sentence-transformers (batch 32), same threads"}
     return results
+
+
+def gallery_ranking(sys_, bank, eb, queries, k=10):
+    """The top-k bank questions for each query as the gallery ranks them (each bank question
+    enrolled as one subject with its encoding; queries answered by ``search_many``)."""
+    from siamnet.gallery import Gallery
+
+    with Gallery(":memory:", model=sys_.name) as g:
+        g.enroll_encodings_many([(f"q{i}", e[None], [text]) for i, (text, e) in enumerate(zip(bank, eb))])
+        answers = g.search_many(queries, top=k)
+    return np.array([[int(m.name[1:]) for m in a.matches] + [-1] * (k - len(a.matches)) for a in answers])
 
 
 def big_bank_search(eb, eq, n, seed=0):

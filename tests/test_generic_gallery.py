@@ -101,6 +101,18 @@ def test_enrolment_is_all_or_nothing(tmp_path, model_path, chars):
         assert len(g) == 0
 
 
+def test_enroll_encodings_many_checks_every_subject_before_writing(tmp_path, model_path, chars):
+    g = Gallery(tmp_path / "g.db", model=model_path)
+    e = g.model.encode(chars[:6])
+    people = g.enroll_encodings_many([(f"c{i}", e[i:i + 1], [f"x{i}.png"]) for i in range(5)])
+    assert [p.name for p in people] == [f"c{i}" for i in range(5)] and len(g) == 5
+    assert g.identify_encoding(e[3]).name == "c3"
+    with pytest.raises(DataError, match="nothing was enrolled"):
+        g.enroll_encodings_many([("d1", e[:1], ["a"]), ("d2", e[:1, :3], ["b"])])  # the second is malformed
+    assert len(g) == 5 and g.enroll_encodings_many([]) == []
+    g.close()
+
+
 def test_cli_enroll_identify_people_for_glyphs(tmp_path, model_path, chars, capsys):
     db = str(tmp_path / "chars.db")
     classes = _by_class(chars)

@@ -182,6 +182,7 @@ class Gallery:
         self._index_factory = index_factory
         self._index_lock = threading.Lock()
         self._index: tuple | None = None  # (generation, index, people by id, vectors by id, sources by id)
+        self._lexical: tuple | None = None  # (index generation, scorer, positions by id): the card's rerank
 
     def close(self) -> None:
         if self._owns_store:
@@ -257,8 +258,29 @@ class Gallery:
         self._check_model(f"{names[0]!r} was not enrolled" if len(names) == 1 else "nothing was enrolled")
         pairs = list(zip(names, (list(x) for _, x in subjects)))
         encoded = [(name, *self.encode_examples(name, x)) for name, x in (progress or iter)(pairs)]
-        return [self.enroll_encodings(name, vectors, sources, employee_id, actor, photos, allow_duplicate)
-                for name, vectors, sources, photos in encoded]
+        return self.enroll_encodings_many(encoded, employee_id, actor, allow_duplicate)
+
+    def enroll_encodings_many(self, subjects: Sequence[tuple], employee_id: str | None = None,
+                              actor: str = "system", allow_duplicate: bool = True) -> list[Person]:
+        """:meth:`enroll_encodings` for many ``(name, encodings, sources[, photos])``, with the
+        model checks (each a query over every encoding) made once for the lot rather than once
+        per subject, so that a bank of 100,000 questions enrolls in linear time."""
+        subjects = [tuple(x) + (None,) * (4 - len(x)) for x in subjects]
+        if not allow_duplicate and self.model.kind.name in UNIQUE_SUBJECT_KINDS:  # each against the last
+            return [self.enroll_encodings(n, v, s, employee_id, actor, p, allow_duplicate) for n, v, s, p in subjects]
+        dim = self.model.card.embedding_dim
+        checked = []
+        for name, vectors, sources, photos in subjects:
+            name, vectors = clean_name(name), np.asarray(vectors, dtype=np.float32)
+            if vectors.ndim != 2 or vectors.shape[1] != dim or len(vectors) != len(sources):
+                raise DataError(f"enroll {name!r}: expected {len(sources)} encodings of {dim} "
+                                f"values, got shape {vectors.shape}; nothing was enrolled")
+            checked.append((name, vectors, sources, photos))
+        if not checked:
+            return []
+        self._check_model(f"{checked[0][0]!r} was not enrolled" if len(checked) == 1 else "nothing was enrolled")
+        self._remember_model()
+        return [self.store.add_person(n, employee_id, self.model.name, v, s, p, actor=actor) for n, v, s, p in checked]
 
     def add_examples(self, name: str, examples: Sequence[Any], actor: str = "system") -> Person:
         """Add 1-5 more examples of an enrolled subject (at most 5 in all).  All or nothing."""
@@ -292,10 +314,14 @@ class Gallery:
         self._check_model(f"{name!r} was not enrolled")
         if not allow_duplicate and self.model.kind.name in UNIQUE_SUBJECT_KINDS:
             self._check_not_enrolled(name, vectors)
-        if self.store.get_setting(MODEL_SETTING) != self.model.source and not self.store.encoding_models():
-            self.store.set_setting(MODEL_SETTING, self.model.source)  # so that it finds its model again
+        self._remember_model()
         return self.store.add_person(name, employee_id, self.model.name, vectors, sources,
                                      photos, actor=actor)
+
+    def _remember_model(self) -> None:
+        """A gallery without encodings yet records its model, so that it finds it again."""
+        if self.store.get_setting(MODEL_SETTING) != self.model.source and not self.store.encoding_models():
+            self.store.set_setting(MODEL_SETTING, self.model.source)
 
     def _check_new(self, name: str, employee_id: str | None) -> None:
         try:
@@ -411,9 +437,32 @@ class Gallery:
                             f"got shape {query.shape}")
         return query
 
-    def identify_encoding(self, encoding: np.ndarray, box: Any = None, top: int = 1) -> Identification:
+    def _lexical_scorer(self, sources_by: dict[int, np.ndarray]):
+        """(scorer, positions by subject) for the card's ``rerank`` rule, or None: built over
+        every stored example once per index generation."""
+        rule = self.model.card.rerank
+        if not rule or not self.model.kind.takes_text:
+            return None
+        generation = self._index[0] if self._index is not None else None
+        current = self._lexical
+        if current is not None and current[0] == generation:
+            return current[1:]
+        texts, positions = [], {}
+        for pid, src in sources_by.items():
+            positions[pid] = np.arange(len(texts), len(texts) + len(src))
+            texts.extend(str(t) for t in src)
+        scorer = self.model.kind.lexical_scorer(texts)
+        if scorer is None:
+            return None
+        self._lexical = (generation, scorer, positions)
+        return scorer, positions
+
+    def identify_encoding(self, encoding: np.ndarray, box: Any = None, top: int = 1,
+                          text: str | None = None) -> Identification:
         """The nearest enrolled subject to an encoding (and the ``top`` nearest, in
-        ``matches``), or "unknown" when the nearest is not within τ."""
+        ``matches``), or "unknown" when the nearest is not within τ.  Given the query ``text``
+        and a card with a ``rerank`` rule, the rule's nearest candidates are ranked by similarity
+        plus the rule's weight × the kind's lexical score; "unknown" is still decided on d."""
         if isinstance(top, bool) or not isinstance(top, int) or top < 1:
             raise DataError(f"top must be a whole number of at least 1, got {top!r}")
         index, people, by_person, sources_by = self._search_index()
@@ -421,8 +470,13 @@ class Gallery:
         if len(index) == 0:
             self._check_model("nobody can be identified")
             return Identification("unknown", False, None, None, None, self.threshold, box)
+        rule = self.model.card.rerank if text is not None else None
+        lexical = self._lexical_scorer(sources_by) if rule else None
         # each subject has up to 5 encodings: ask for enough candidates to find `top` subjects
-        _, cand = index.search(self._prepare(query[None, :]), CANDIDATES + MAX_IMAGES_PER_PERSON * (top - 1))
+        wanted = CANDIDATES + MAX_IMAGES_PER_PERSON * (top - 1)
+        if lexical is not None:
+            wanted = max(wanted, MAX_IMAGES_PER_PERSON * int(rule["candidates"]))
+        _, cand = index.search(self._prepare(query[None, :]), wanted)
         scored = []
         for pid in dict.fromkeys(int(c) for c in cand[0] if c >= 0):
             # the model's own distance (float64) over all of that subject's encodings
@@ -430,6 +484,8 @@ class Gallery:
             j = int(np.argmin(d))
             scored.append((float(d[j]), pid, str(sources_by[pid][j])))
         scored.sort(key=lambda t: t[0])
+        if lexical is not None:
+            scored = self._rerank(scored[: int(rule["candidates"])], text, lexical, float(rule["weight"]))
         matches = tuple(Match(people[pid].name, d, self.model.probability(d), src, pid)
                         for d, pid, src in scored[:top])
         best = matches[0]
@@ -438,6 +494,21 @@ class Gallery:
         return Identification(person.name if known else "unknown", known,
                               person.employee_id if known else None, best.distance, person.name,
                               self.threshold, box, person.id if known else None, best.probability, matches)
+
+    @staticmethod
+    def _rerank(scored: list, text: str, lexical, weight: float) -> list:
+        """Candidates (d, subject, example) ordered by (1 − d) + weight × lexical score, the
+        score of a subject being its best example's."""
+        scorer, positions = lexical
+        flat = np.concatenate([positions[pid] for _, pid, _ in scored])
+        words = scorer(text, flat)
+        best, at = [], 0
+        for _, pid, _ in scored:
+            n = len(positions[pid])
+            best.append(float(words[at:at + n].max()))
+            at += n
+        order = sorted(range(len(scored)), key=lambda i: -(1.0 - scored[i][0] + weight * best[i]))
+        return [scored[i] for i in order]
 
     def identify(self, example: Any, top: int = 1) -> list[Identification]:
         """One answer per instance in the input (every face of a photo, largest first; one for
@@ -448,7 +519,8 @@ class Gallery:
         if not found:
             return []
         vectors = self.model.encode_items([item for _, item in found])
-        return [self.identify_encoding(v, (meta or {}).get("box"), top=top)
+        text = kind.normalise(example) if kind.takes_text else None
+        return [self.identify_encoding(v, (meta or {}).get("box"), top=top, text=text)
                 for (meta, _), v in zip(found, vectors)]
 
     def search(self, example: Any, top: int = 5) -> Identification:
@@ -457,8 +529,11 @@ class Gallery:
 
     def search_many(self, examples: Sequence[Any], top: int = 5, batch_size: int = 64) -> list[Identification]:
         """:meth:`search` for many inputs, encoded in batches."""
-        vectors = self.model.encode(list(examples), batch_size=batch_size)
-        return [self.identify_encoding(v, top=top) for v in vectors]
+        examples = list(examples)
+        vectors = self.model.encode(examples, batch_size=batch_size)
+        kind = self.model.kind
+        texts = [kind.normalise(x) for x in examples] if kind.takes_text else [None] * len(examples)
+        return [self.identify_encoding(v, top=top, text=t) for v, t in zip(vectors, texts)]
 
     def verify(self, name: str, example: Any, threshold: float | None = None) -> Verification:
         """Is ``example`` the enrolled subject ``name``?  Decided on the distance to the nearest

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -109,6 +109,12 @@ class Kind:
     def collate(self, items: Sequence[Any], device: str | torch.device = "cpu") -> Any:
         """Items → the encoder's batch on ``device`` (uint8 images become float 0..1)."""
         return torch.as_tensor(np.stack(items)).to(device).float().div_(255.0)
+
+    def lexical_scorer(self, examples: Sequence[str]) -> Callable[[str, Sequence[int]], np.ndarray] | None:
+        """For kinds whose inputs are words: a scorer built over the gallery's stored examples
+        that scores a query against some of them by their words (``scorer(query, positions)``),
+        which a card's ``rerank`` rule blends into 1:N ranking. None (the default): no such score."""
+        return None
 
     def to_settings(self) -> dict:
         """The card's ``input`` dict that rebuilds this kind."""

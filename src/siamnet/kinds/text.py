@@ -42,6 +42,26 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+class BM25Scorer:
+    """Okapi BM25 (``rank-bm25``) over a gallery's texts, by their :func:`words`: ``scorer(query,
+    positions)`` gives the query's BM25 score against those texts, divided by the best of them
+    (so the best candidate scores 1, and the scale does not depend on the query's length)."""
+
+    def __init__(self, texts: Sequence[str]):
+        try:
+            from rank_bm25 import BM25Okapi
+        except ImportError:  # pragma: no cover - part of the text extra
+            raise ModelError("this model ranks by words too and needs rank-bm25: pip install 'siamnet[text]'") from None
+        self._bm25 = BM25Okapi([words(t) or ["_"] for t in texts]) if len(texts) else None
+
+    def __call__(self, query: str, positions: Sequence[int]) -> np.ndarray:
+        if self._bm25 is None or not len(positions):
+            return np.zeros(len(positions))
+        s = np.asarray(self._bm25.get_batch_scores(words(query) or ["_"], list(positions)), np.float64)
+        top = s.max()
+        return s / top if top > 0 else np.zeros_like(s)
+
+
 @register_kind
 class TextKind(Kind):
     name = "text"
@@ -114,6 +134,9 @@ class TextKind(Kind):
             ids = [index.get(w, 1) for w in words(t)][: self.max_tokens] or [1]
             out.append(np.asarray(ids, dtype=np.int64))
         return out
+
+    def lexical_scorer(self, examples: Sequence[str]) -> BM25Scorer:
+        return BM25Scorer(examples)
 
     def collate(self, items: Sequence[Any], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
         """Token-id arrays → ``{"input_ids", "attention_mask"}`` (N, T) LongTensors, padded

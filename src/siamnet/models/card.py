@@ -44,6 +44,11 @@ class ModelCard:
     # how several enrolled references are combined into one distance: {"rule": "nearest" | "mean"
     # (of the distances) | "centroid" (distance to the mean encoding), "source": why}; None: nearest
     combination: dict | None = None
+    # 1:N ranking: {"rule": "lexical", "weight": w, "candidates": k, "source": why} ranks the k
+    # nearest subjects by (1 - d) + w x the kind's lexical score of the query against each one's
+    # examples (text: BM25 over the gallery's texts, scaled so the best candidate scores 1); the
+    # known/unknown decision stays on d and τ. None: by distance alone
+    rerank: dict | None = None
     weights: str = ""  # "": NAME.safetensors beside the card; else a bundled name, a path or a source
     data: Any = field(default_factory=dict)
     terms: str = ""
@@ -125,6 +130,14 @@ class ModelCard:
         c = self.combination
         if c is not None and not (isinstance(c, dict) and c.get("rule") in COMBINATION_RULES):
             raise bad("combination", f"null or {{\"rule\": one of {', '.join(COMBINATION_RULES)}}}")
+        r = self.rerank
+        if r is not None:
+            w, k = (r.get("weight"), r.get("candidates")) if isinstance(r, dict) else (None, None)
+            if not (isinstance(r, dict) and r.get("rule") == "lexical"
+                    and isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0
+                    and isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= 1000):
+                raise bad("rerank", "null or {\"rule\": \"lexical\", \"weight\": a number >= 0, "
+                                    "\"candidates\": 1-1000}")
         p = self.probability
         if p is not None:
             ok = isinstance(p, dict) and p.get("kind") == "logistic" and all(
