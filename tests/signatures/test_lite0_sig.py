@@ -96,6 +96,9 @@ def test_training_from_imagenet_writes_a_card_the_core_loader_reads(data, tmp_pa
     card = json.loads((tmp_path / "c" / "signature.json").read_text())
     assert card["encoder"] == "lite0-sig" and card["encoder_args"]["blocks"] == 8
     assert [r["epoch"] for r in card["training"]["history"]] == [0] and card["metrics"]["kept_epoch"] == 0
+    taus = card["combination"]["thresholds"]
+    assert set(taus) == {"nearest", "mean", "centroid"} and set(taus["mean"]) == {"1", "3", "5"}
+    assert all(t > 0 for by_k in taus.values() for t in by_k.values())
     model = load_model(tmp_path / "c" / "signature")
     imgs = sorted((data / "bhsig260_bengali" / "5").glob("*.png"))
     e = model.encode(imgs[:3])
@@ -107,3 +110,17 @@ def test_training_from_imagenet_writes_a_card_the_core_loader_reads(data, tmp_pa
     card = json.loads((tmp_path / "d" / "signature.json").read_text())
     assert [r["epoch"] for r in card["training"]["history"]] == [0, 1]
     assert (tmp_path / "d" / "signature.safetensors").read_bytes() == (tmp_path / "e" / "signature.safetensors").read_bytes()
+
+
+def test_per_rule_per_k_thresholds_and_enrolment_trials():
+    from siamnet.signatures.verify import enrolment_trials, threshold_for
+
+    card = {"threshold": 0.5, "combination": {"rule": "mean", "thresholds": {"mean": {"1": 0.4, "3": 0.3, "5": 0.25}}}}
+    assert threshold_for(card, "mean", 1) == 0.4 and threshold_for(card, "mean", 4) == 0.3
+    assert threshold_for(card, "mean", 9) == 0.25 and threshold_for(card, "nearest", 3) == 0.5  # none: the 1:1 τ
+    assert threshold_for({"threshold": 0.5}, "mean", 3) == 0.5
+    writers, forged = np.repeat([1, 2], 6), np.tile([False] * 4 + [True] * 2, 2)
+    e = np.r_[np.zeros((4, 2)), np.ones((2, 2)), np.zeros((4, 2)) + 5, np.ones((2, 2)) + 5]
+    scores, y = enrolment_trials(writers, forged, e, k=3, repeats=2)
+    assert len(y) == 2 * 2 * (1 + 2) and y.sum() == 4  # per writer and draw: 1 genuine + 2 forgeries questioned
+    assert (scores["nearest"][y] == 0).all() and (scores["mean"][~y] == 2).all()

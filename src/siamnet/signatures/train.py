@@ -49,6 +49,7 @@ from ..data.forgeries import ForgerySampler
 from ..evaluate.verification import best_accuracy_threshold, equal_error_rate, roc_curve, auc
 from ..kinds.signature import SignatureKind
 from .collections import cached_canvases, read_bhsig, read_sign_data, signet_pairs
+from .verify import RULES, enrolment_trials
 
 OBJECTIVES = ("triplet-batch-hard", "triplet-semi-hard", "triplet-batch-all", "contrastive", "pair",
               "triplet-batch-hard+contrastive")
@@ -119,6 +120,8 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--rule", choices=("nearest", "mean", "centroid"), default="mean",
+                    help="the card's rule for combining the distances to K enrolled references")
     ap.add_argument("--cache", default="runs/sigcache", help="where the preprocessed canvases are kept")
     ap.add_argument("--out", default=None, help="write NAME.safetensors + NAME.json here (a path without suffix)")
     ap.add_argument("--log", default=None, help="append one JSON line per epoch here")
@@ -374,7 +377,8 @@ def main(argv=None) -> int:
         validate(epoch + 1, losses)
 
     if args.out:
-        write_model(args, kind, encoder_args, best, history, (x_val, val_pairs, val_same), (x_sd, sd_pairs, sd_same),
+        write_model(args, kind, encoder_args, best, history, (x_val, val_pairs, val_same, val.writers, val.forged),
+                    (x_sd, sd_pairs, sd_same),
                     train_seconds, seen)
     return 0
 
@@ -391,7 +395,7 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
         head = PairHead(128)
         head.load_state_dict(head_state)
         head.eval()
-    (x_val, val_pairs, val_same), (x_sd, sd_pairs, sd_same) = val, sd
+    (x_val, val_pairs, val_same, val_writers, val_forged), (x_sd, sd_pairs, sd_same) = val, sd
     d_val = pair_scores(encode(encoder, x_val, "cpu"), val_pairs, head)
     d_sd = pair_scores(encode(encoder, x_sd, "cpu"), sd_pairs, head)
     tau = eer_threshold(d_val, val_same)
@@ -404,6 +408,15 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
 
     eer, area = eer_of(d_val, val_same)
     eer_sd, area_sd = eer_of(d_sd, sd_same)
+    # writer-dependent τ per rule and K: the equal-error point of enrolment trials on the validation
+    # writers (K references drawn 10 times per writer; other draws than the benchmark's)
+    e_val = encode(encoder, x_val, "cpu").numpy()
+    per_k = {rule: {} for rule in RULES}
+    for k in (1, 3, 5):
+        d_k, y_k = enrolment_trials(val_writers, val_forged, e_val, k, repeats=10, seed=100 + k)
+        if y_k.any() and (~y_k).any():
+            for rule in RULES:
+                per_k[rule][str(k)] = eer_threshold(d_k[rule], y_k)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tensors = {f"encoder.{k}": v.contiguous() for k, v in enc_state.items()}
@@ -433,10 +446,13 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
         "probability": {"kind": "logistic", "a": a, "b": b,
                         "source": "logistic regression of genuine (1) vs skilled forgery (0) on d over the same "
                                   "validation pairs, both classes weighted equally: P(genuine) = 1/(1+exp(-(a+b*d)))"},
-        "combination": {"rule": "mean", "rules": ["nearest", "mean", "centroid"],
-                        "source": "with K enrolled references, d = the mean of the K distances (siamnet.signatures."
-                                  "verify); its scale matches the 1:1 pairs the threshold was calibrated on. "
-                                  "benchmarks/bench_signatures.py measures all three rules for K = 1, 3, 5"},
+        "combination": {"rule": args.rule, "rules": list(RULES), "thresholds": per_k,
+                        "source": f"with K enrolled references, d = the {args.rule} rule over the K distances "
+                                  "(siamnet.signatures.verify); thresholds[rule][K]: the equal-error point of "
+                                  "enrolment trials on the validation writers (K genuine references drawn 10 times per "
+                                  "writer; questioned: its other genuine signatures and all its skilled forgeries); "
+                                  "'threshold' (the 1:1 pairs' τ) for other K. benchmarks/bench_signatures.py "
+                                  "measures all three rules for K = 1, 3, 5"},
         "objective": (args.objective if row["epoch"] > 0 else
                       "none: ImageNet features centred on the training images' mean (no gradient step)"),
         "data": {"train": f"BHSig260-Bengali writers {args.train_writers} (genuine + skilled forgeries)"
