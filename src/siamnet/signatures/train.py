@@ -1,7 +1,12 @@
 """Train the writer-independent ``signature`` model, top to bottom.
 
-    python -m siamnet.signatures.train --data ../shared/datasets --objective triplet-batch-hard \
-        --epochs 60 --out src/siamnet/models/bundled/signature
+    python -m siamnet.signatures.train --data ../shared/datasets --encoder lite0-sig --freeze 8 \
+        --head-init center --epochs 0 --out src/siamnet/models/bundled/signature   # the bundled model
+
+(``scripts/train-signature.sh`` holds the exact recipes.)  Encoders: ``lite0-sig`` —
+EfficientNet-Lite0 from its ImageNet weights, the stem and the first ``--freeze`` blocks fixed,
+the head starting as the centring map (``--epochs 0``: that is the whole model) — or ``signet``,
+the SigNet-like net trained from scratch.
 
 1. **Data.** BHSig260-Bengali writers 1–50: writers 1–40 train, 41–50 are held out
    (writer-disjoint) as the validation writers.  sign_data (SigComp 2011, *Dutch*: Latin
@@ -416,7 +421,7 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
     # writers (K references drawn 10 times per writer; other draws than the benchmark's)
     e_val = encode(encoder, x_val, "cpu").numpy()
     per_k = {rule: {} for rule in RULES}
-    for k in (1, 3, 5):
+    for k in (1, 3, 5) if head is None else ():  # (a pair-head model's scores are not these distances)
         d_k, y_k = enrolment_trials(val_writers, val_forged, e_val, k, repeats=10, seed=100 + k)
         if y_k.any() and (~y_k).any():
             for rule in RULES:
