@@ -45,7 +45,7 @@ from siamnet.evaluate.verification import auc, equal_error_rate, plot_roc, roc_c
 from siamnet.signatures.collections import random_forgery_pairs, read_bhsig, read_sign_data, signet_pairs  # noqa: E402
 from siamnet.signatures.model import load_signature_model  # noqa: E402
 from siamnet.signatures.train import parse_range  # noqa: E402
-from siamnet.signatures.verify import RULES, combine, verify_against  # noqa: E402
+from siamnet.signatures.verify import RULES, enrolment_trials, threshold_for, verify_against  # noqa: E402
 
 
 def rates(d: np.ndarray, same: np.ndarray, tau: float) -> dict:
@@ -76,25 +76,17 @@ def writer_independent(model, coll, e: np.ndarray) -> tuple[dict, dict]:
 
 
 def writer_dependent(model, coll, e: np.ndarray, ks=(1, 3, 5), repeats: int = 10, seed: int = 0) -> dict:
-    """Enroll K genuine references per writer; question the remaining genuine and all skilled forgeries."""
-    tau = model.threshold
-    rng = np.random.default_rng(seed)
+    """Enroll K genuine references per writer; question the remaining genuine and all skilled forgeries.
+    FRR / FAR at the card's 1:1 τ, and at its per-rule, per-K τ (``*_k``) where the card has them."""
     out = {}
     for k in ks:
-        scores = {r: [] for r in RULES}
-        labels = []
-        for w in np.unique(coll.writers):
-            g = np.flatnonzero((coll.writers == w) & ~coll.forged)
-            f = np.flatnonzero((coll.writers == w) & coll.forged)
-            for _ in range(repeats):
-                refs = rng.choice(g, size=k, replace=False)
-                q = np.r_[np.setdiff1d(g, refs), f]
-                labels.append(np.r_[np.ones(len(g) - k, bool), np.zeros(len(f), bool)])
-                for r in RULES:
-                    scores[r].append(combine(e[refs], e[q], r))
-        y = np.concatenate(labels)
-        out[f"K={k}"] = {r: {kk: v for kk, v in rates(np.concatenate(scores[r]), y, tau).items()}
-                         for r in RULES}
+        scores, y = enrolment_trials(coll.writers, coll.forged, e, k, repeats, seed + k)
+        out[f"K={k}"] = {}
+        for r in RULES:
+            row = rates(scores[r], y, model.threshold)
+            tau_k = threshold_for(model.card, r, k)
+            row.update(tau_k=tau_k, frr_k=float(np.mean(scores[r][y] >= tau_k)), far_k=float(np.mean(scores[r][~y] < tau_k)))
+            out[f"K={k}"][r] = row
         out[f"K={k}"]["questions"] = int(len(y))
     return out
 
@@ -102,12 +94,13 @@ def writer_dependent(model, coll, e: np.ndarray, ks=(1, 3, 5), repeats: int = 10
 def time_verify(model, refs_paths, questioned_path, n: int = 50) -> dict:
     refs = model.encode(refs_paths)  # enrolled once, as a gallery stores them
     rule_card = model.card.get("combination", {}).get("rule", "mean")
+    tau = threshold_for(model.card, rule_card, len(refs_paths))
     for _ in range(3):
-        verify_against(refs, model.encode([questioned_path])[0], model.threshold, model.card.get("probability"), rule_card)
+        verify_against(refs, model.encode([questioned_path])[0], tau, model.card.get("probability"), rule_card)
     times = []
     for _ in range(n):
         t = time.perf_counter()
-        verify_against(refs, model.encode([questioned_path])[0], model.threshold, model.card.get("probability"), rule_card)
+        verify_against(refs, model.encode([questioned_path])[0], tau, model.card.get("probability"), rule_card)
         times.append(time.perf_counter() - t)
     t = np.array(times) * 1000
     return {"references": len(refs_paths), "runs": n, "median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95)),
@@ -198,10 +191,11 @@ def main(argv=None) -> int:
     for name, r in result["collections"].items():
         w = r["writer_independent"]
         print(f"{name:<11} {w['eer']:6.2%} {w['auc']:6.4f} {w['frr']:6.2%} {w['far_skilled']:7.2%} {w['far_random']:7.2%} {w['accuracy']:6.2%}")
-    print("\nwriter-dependent (EER with one global threshold | FRR / FAR-skilled at τ)")
+    print("\nwriter-dependent (EER with one global threshold | FRR / FAR-skilled at the 1:1 τ | at the card's τ for the rule and K)")
     for name, r in result["collections"].items():
         for k, by_rule in r["writer_dependent"].items():
             cells = "  ".join(f"{rule}: {by_rule[rule]['eer']:6.2%} | {by_rule[rule]['frr']:6.2%} / {by_rule[rule]['far']:6.2%}"
+                              f" | {by_rule[rule]['frr_k']:6.2%} / {by_rule[rule]['far_k']:6.2%}"
                               for rule in RULES)
             print(f"{name:<11} {k:<4} {cells}")
     tm = result["timing_1_vs_5"]

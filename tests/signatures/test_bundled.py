@@ -18,7 +18,7 @@ def model():
 
 def test_card_is_complete(model):
     c = model.card
-    assert c["format"] == "siamnet-model/2" and c["kind"] == "signature" and c["encoder"] == "signet"
+    assert c["format"] == "siamnet-model/2" and c["kind"] == "signature" and c["encoder"] == "lite0-sig"
     assert c["embedding_dim"] == 128 and c["distance"] == "squared_euclidean" and c["score"] == "distance"
     assert c["threshold"] > 0 and c["threshold_source"] and c["probability"]["b"] < 0
     assert c["commit"] and c["commit_clean"] and c["seed"] == 0 and "BHSig260" in c["terms"]

