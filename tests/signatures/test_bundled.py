@@ -22,7 +22,7 @@ def test_card_is_complete(model):
     assert c["embedding_dim"] == 128 and c["distance"] == "squared_euclidean" and c["score"] == "distance"
     assert c["threshold"] > 0 and c["threshold_source"] and c["probability"]["b"] < 0
     assert c["commit"] and c["commit_clean"] and c["seed"] == 0 and "BHSig260" in c["terms"]
-    assert c["combination"]["rule"] == "mean"
+    assert c["combination"]["rule"] == "centroid"
     assert 0 < c["metrics"]["validation_bhsig"]["eer"] < 0.5 and c["training"]["images_per_s"] > 0
     # P(genuine) is ½ near τ and falls with the distance
     p = model.probability(np.array([0.0, c["threshold"], 10 * c["threshold"]]))

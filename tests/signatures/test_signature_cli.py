@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from siamnet.cli import main
+from siamnet.models import BUNDLED
 
 pytestmark = pytest.mark.data
 
@@ -29,7 +30,10 @@ def test_enroll_a_signer_and_verify_against_them(data_root, tmp_path, capsys):
         assert main(["verify", "--gallery", db, "--as", "Writer 45", str(q), "--json"]) == 0
         answers.append(last_json(capsys.readouterr().out))
     g, f = answers
-    assert g["verdict"] in ("genuine", "forged") and g["references"] == 5 and g["rule"] == "mean"
+    assert g["verdict"] in ("genuine", "forged") and g["references"] == 5 and g["rule"] == "centroid"
+    # five references combined have their own operating point: the card's τ for the rule and K = 5
+    card = json.loads((BUNDLED / "signature.json").read_text())
+    assert g["threshold"] == pytest.approx(card["combination"]["thresholds"]["centroid"]["5"])
     assert {"distance_to_nearest", "distance_to_mean", "p_genuine", "threshold"} <= set(g)
     assert g["distance"] < f["distance"]  # the genuine signature is nearer than the skilled forgery
     blank = tmp_path / "blank.png"

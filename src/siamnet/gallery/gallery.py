@@ -38,6 +38,7 @@ import numpy as np
 
 from siamnet.errors import DataError, ModelError
 from siamnet.gallery.index import make_index
+from siamnet.models.card import combination_threshold
 from siamnet.gallery.store import (
     MAX_IMAGES_PER_PERSON,
     NotFound,
@@ -549,12 +550,14 @@ class Gallery:
             refs = self._search_index()[2][person.id]
         query = self.model.encode([example])[0]
         d = np.asarray(self.model.distance(refs, query[None, :]), np.float64).reshape(-1)
-        tau = self.model.verify_threshold if threshold is None else float(threshold)
+        combination = self.model.card.combination or {}
+        rule = combination.get("rule", "nearest")
+        tau = (combination_threshold(combination, rule, len(refs), self.model.verify_threshold) if threshold is None
+               else float(threshold))
         if tau is None:
             raise DataError(f"model {self.model.name} has no verify threshold in its card; give one")
         by_rule = {"nearest": float(d.min()), "mean": float(d.mean()),
                    "centroid": float(self.model.distance(refs.mean(axis=0), query))}
-        rule = (self.model.card.combination or {}).get("rule", "nearest")
         dist = by_rule[rule]
         return Verification(person.name, dist < tau, dist, by_rule["nearest"], by_rule["centroid"], by_rule["mean"],
                             len(refs), self.model.probability(dist), tau, rule)

@@ -169,3 +169,12 @@ def _from_face_v1(raw: dict) -> dict:
     d["kind"] = "face"
     d["format"] = FORMAT
     return d
+
+
+def combination_threshold(combination: dict | None, rule: str, k: int, default: float | None) -> float | None:
+    """τ for ``rule`` over ``k`` enrolled references: the card's
+    ``combination.thresholds[rule][K]`` for the largest calibrated K not above ``k`` (several
+    references combined have their own operating point), else ``default`` (the 1:1 τ)."""
+    table = ((combination or {}).get("thresholds") or {}).get(rule) or {}
+    ks = sorted(int(x) for x in table if int(x) <= k)
+    return float(table[str(ks[-1])]) if ks else default

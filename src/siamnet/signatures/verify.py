@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..models.card import combination_threshold
+
 RULES = ("nearest", "mean", "centroid")
 DEFAULT_RULE = "mean"
 
@@ -69,9 +71,7 @@ def threshold_for(card: dict, rule: str, k: int) -> float:
     """τ for ``rule`` with ``k`` enrolled references: the card's per-rule, per-K threshold
     (``combination.thresholds[rule][K]``, calibrated on the validation writers; the largest
     calibrated K not above ``k``) where there is one, else the card's 1:1 ``threshold``."""
-    table = ((card.get("combination") or {}).get("thresholds") or {}).get(rule) or {}
-    ks = sorted(int(x) for x in table if int(x) <= k)
-    return float(table[str(ks[-1])]) if ks else float(card["threshold"])
+    return float(combination_threshold(card.get("combination"), rule, k, card["threshold"]))
 
 
 def logistic(d, probability: dict | None):
