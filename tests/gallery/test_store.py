@@ -203,7 +203,7 @@ def test_version_2_file_with_names_differing_in_case_migrates(tmp_path):
     db.commit()
     db.close()
     with open_store(path) as s:
-        assert s.schema_version == SCHEMA_VERSION == 3
+        assert s.schema_version == SCHEMA_VERSION == 4
         assert (s.person("Ada").id, s.person("ada").id) == (1, 2)
         with pytest.raises(DataError, match="already enrolled"):
             enroll(s, "ADA")

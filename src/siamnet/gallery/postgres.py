@@ -87,6 +87,8 @@ MIGRATIONS: dict[int, list[str]] = {
         fill_name_keys,
         "CREATE UNIQUE INDEX people_by_name_key ON people(name_key)",
     ],
+    # a subject's encodings found by its id (see siamnet.gallery.sqlite's migration 4)
+    4: ["CREATE INDEX encodings_by_person ON encodings(person_id)"],
 }
 assert max(MIGRATIONS) == SCHEMA_VERSION
 _OUR_TABLES = {"people", "encodings", "photos", "events", "audit", "settings", "generation"}

@@ -29,7 +29,7 @@ import numpy as np
 from siamnet.errors import DataError, SiamnetError
 
 #: the schema version this siamnet writes; older files are migrated when opened
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MAX_IMAGES_PER_PERSON = 5
 MAX_NAME_LENGTH = 200
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
