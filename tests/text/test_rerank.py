@@ -91,3 +91,15 @@ def test_rerank_does_not_change_unknown_and_only_applies_to_text_queries():
     ms = g.identify_encoding(e, top=5).matches
     assert [m.distance for m in ms] == sorted(m.distance for m in ms)
     assert np.isfinite([m.distance for m in ms]).all()
+
+
+def test_bm25_scorer_equals_rank_bm25_on_a_subset():
+    from rank_bm25 import BM25Okapi
+
+    from siamnet.kinds.text import words
+
+    texts = ["how do I reset my password", "reset the router", "my password was stolen", "delivery times",
+             "how long does delivery take", "refund my order", "order a new password card"]
+    ours = BM25Scorer(texts)
+    theirs = np.asarray(BM25Okapi([words(t) for t in texts]).get_batch_scores(words("reset my password"), [0, 2, 6]))
+    assert ours("reset my password", [0, 2, 6]) == pytest.approx(theirs / theirs.max())

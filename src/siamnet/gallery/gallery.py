@@ -478,12 +478,17 @@ class Gallery:
         if lexical is not None:
             wanted = max(wanted, MAX_IMAGES_PER_PERSON * int(rule["candidates"]))
         _, cand = index.search(self._prepare(query[None, :]), wanted)
+        # the model's own distance (float64) over all encodings of every candidate subject, in
+        # one call; each subject's is its nearest encoding's
+        pids = list(dict.fromkeys(int(c) for c in cand[0] if c >= 0))
+        sizes = [len(by_person[pid]) for pid in pids]
+        d_all = np.asarray(self.model.distance(np.concatenate([by_person[pid] for pid in pids]), query[None, :]),
+                           np.float64).reshape(-1)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         scored = []
-        for pid in dict.fromkeys(int(c) for c in cand[0] if c >= 0):
-            # the model's own distance (float64) over all of that subject's encodings
-            d = np.asarray(self.model.distance(by_person[pid], query[None, :]), np.float64).reshape(-1)
-            j = int(np.argmin(d))
-            scored.append((float(d[j]), pid, str(sources_by[pid][j])))
+        for pid, start, size in zip(pids, starts, sizes):
+            j = int(np.argmin(d_all[start:start + size]))
+            scored.append((float(d_all[start + j]), pid, str(sources_by[pid][j])))
         scored.sort(key=lambda t: t[0])
         if lexical is not None:
             scored = self._rerank(scored[: int(rule["candidates"])], text, lexical, float(rule["weight"]))
