@@ -138,9 +138,33 @@ class Tracker:
         with torch.inference_mode():
             self.kernel = self.net.template(to_tensor(z))
         self.lost = False
+        self._scale_refs = None
+        if s.get("scale_mode") == "exemplar":
+            self._exemplar_pyramid(frame, s_z)
         # the target's own response on the first frame: what "fully present" looks like
         self.reference = 1.0
         self.reference = max(self._search(frame)[3], 1e-6)
+
+    def _gains(self) -> np.ndarray:
+        half = (self.settings["scale_num"] - 1) // 2
+        return np.array([self.settings["scale_step"] ** i for i in range(-half, half + 1)])
+
+    def _exemplar_pyramid(self, frame: np.ndarray, s_z: float) -> None:
+        """Kernels of the first frame's target as if it had grown by g (the exemplar cropped at
+        s_z/g), one per scale, and each kernel's prominence on its own first-frame search region
+        (cropped at s_x/g: the target exactly at that kernel's scale), which the scales' peaks
+        are divided by, so that every scale is scored as a fraction of its own perfect match."""
+        s = self.settings
+        gains = self._gains()
+        c = self.center
+        zs = [crop(frame, c[0], c[1], s_z / g, s["exemplar"], self.fill) for g in gains]
+        s_x = s_z * s["search"] / s["exemplar"]
+        xs = [crop(frame, c[0], c[1], s_x / g, s["search"], self.fill) for g in gains]
+        with torch.inference_mode():
+            self.kernels = self.net.template(to_tensor(zs))  # (S, C, k, k)
+            feat = self._encoder(to_tensor(xs).contiguous(memory_format=torch.channels_last)).contiguous()
+            r = (xcorr(self.kernels, feat) * self.net.scale + self.net.bias)[:, 0].numpy()
+        self._scale_refs = np.maximum([self._prominence(m) for m in r], 1e-6)
 
     def _prominence(self, r: np.ndarray) -> float:
         """How far the peak stands above the map's median (the background level)."""
@@ -161,9 +185,17 @@ class Tracker:
                 feat = self._encoder(to_tensor(xs).contiguous(memory_format=torch.channels_last)).contiguous()
                 r = (xcorr(self.kernel, feat) * self.net.scale + self.net.bias)[:, 0].numpy()
             maps = list(r)
+        elif s.get("scale_mode") == "exemplar" and half:  # one encoder pass, one kernel per scale
+            x = crop(frame, self.center[0], self.center[1], side, search_px, self.fill)
+            with torch.inference_mode():
+                feat = self._encoder(to_tensor(x).contiguous(memory_format=torch.channels_last)).contiguous()
+                r = (F.conv2d(feat, self.kernels) * self.net.scale + self.net.bias)[0].numpy()
+            maps, gains = list(r), list(self._gains())
         else:
             maps, gains = self._feature_scales(frame, side, search_px, half)
         prom = np.array([self._prominence(m) for m in maps])
+        if self._scale_refs is not None and s.get("scale_norm", "self") == "self":  # fraction of its own match
+            prom = prom / self._scale_refs * self._scale_refs[half]
         penalised = np.where(np.isclose(gains, 1.0), prom, prom * s["scale_penalty"])
         best = int(np.argmax(penalised))
         return maps, gains, best, float(prom[best]), side, search_px
