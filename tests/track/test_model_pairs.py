@@ -98,3 +98,26 @@ def test_scale_aware_labels_fall_with_the_scale_mismatch():
     assert ((soft > 0) == (hard > 0)).all()  # the same cells, the same draws
     peak = soft.reshape(8, -1).max(1)
     assert (peak < 1).all() and (peak > 0.5).all() and len(np.unique(peak)) == 8  # one IoU per pair
+
+
+def test_scale_filter_measures_a_known_scale_change():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _track_support import scaling_target
+    from siamnet.track.scale import ScaleFilter
+    from siamnet.track.tracker import _gray
+
+    frames, gt = scaling_target(n=6, side=48, rate=1.06)  # 6 % larger each frame: three scale steps
+    centre = lambda b: b[:2] + b[2:] / 2  # noqa: E731
+    sf = ScaleFilter()
+    sf.init(_gray(frames[0]), centre(gt[0]), gt[0][2:])
+    assert sf.estimate(_gray(frames[0]), centre(gt[0]), gt[0][2:]) == 1.0  # the same frame: no change
+    for i in (1, 2):
+        rate = gt[i][2] / gt[0][2]  # the drawn sides are whole pixels: 51/48, 54/48
+        f = sf.estimate(_gray(frames[i]), centre(gt[i]), gt[0][2:])
+        assert abs(np.log(f / rate)) <= np.log(1.02) * 1.5, (i, f)
+    # within 1.5 scale steps (3 %) of a 6 % and a 12.5 % change; shrinking: the first frame seen from the second's size
+    f = sf.estimate(_gray(frames[0]), centre(gt[0]), gt[1][2:])
+    assert abs(np.log(f * gt[1][2] / gt[0][2])) <= np.log(1.02) * 1.5, f

@@ -159,7 +159,7 @@ def test_image_pyramid_scales_track_too(tracker):
 @pytest.mark.parametrize("rate", [1.015, 1 / 1.015])
 def test_the_box_follows_a_growing_and_a_shrinking_target(tracker, rate):
     frames, gt = scaling_target(n=24, rate=rate)  # the side changes by 1.5 % a frame: 40 -> 57 or 28 px
-    assert tracker.settings["scale_mode"] == "exemplar"
+    assert tracker.settings["scale_mode"] == "dsst"
     res = tracker.track(frames, tuple(gt[0]))
     side = np.sqrt(np.prod(np.array(res.boxes)[:, 2:], axis=1))
     true = np.sqrt(np.prod(gt[:, 2:], axis=1))

@@ -74,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", default="lite0", choices=["lite0", "alexnet"])
     p.add_argument("--pretrained", action="store_true", help="start from ImageNet weights (lite0)")
     p.add_argument("--channels", type=int, default=128)
-    p.add_argument("--scale-target", default="iou", choices=["iou", "none"],
-                   help="a positive's label: the IoU of the exemplar-sized box with the rescaled target "
-                        "(scale-aware, the default) or 1 at any scale ('none', SiamFC's)")
+    p.add_argument("--scale-target", default="none", choices=["none", "iou"],
+                   help="a positive's label: 1 at any scale ('none', SiamFC's; the bundled model) or the IoU "
+                        "of the exemplar-sized box with the rescaled target ('iou': scale-aware targets)")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
