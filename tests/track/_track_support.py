@@ -45,3 +45,27 @@ def write_sequence(folder: Path, frames, gt, sep: str = ",") -> Path:
     return folder
 
 
+
+
+def scaling_target(n: int = 20, size=(240, 320), side: float = 40.0, rate: float = 1.025, seed: int = 0):
+    """A textured square that grows (``rate`` > 1) or shrinks (< 1) by ``rate`` per frame about
+    a fixed centre, over a textured background: frames and ground truth (x, y, w, h)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    H, W = size
+    bg = rng.integers(60, 200, (H // 8, W // 8, 3)).astype(np.uint8)
+    bg = np.array(Image.fromarray(bg).resize((W, H), Image.BILINEAR))
+    tex = rng.integers(0, 255, (8, 8, 3)).astype(np.uint8)
+    tex[0, :], tex[-1, :], tex[:, 0], tex[:, -1] = (230, 30, 30), (230, 30, 30), (230, 30, 30), (230, 30, 30)
+    cx, cy = W / 2, H / 2
+    frames, gt = [], []
+    for i in range(n):
+        s = side * rate ** i
+        patch = cv2.resize(tex, (max(int(round(s)), 2),) * 2, interpolation=cv2.INTER_NEAREST)
+        x0, y0 = int(round(cx - patch.shape[1] / 2)), int(round(cy - patch.shape[0] / 2))
+        f = bg.copy()
+        f[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
+        frames.append(f)
+        gt.append([x0, y0, patch.shape[1], patch.shape[0]])
+    return frames, np.array(gt, float)

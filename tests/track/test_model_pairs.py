@@ -61,3 +61,63 @@ def test_labels_follow_the_target_and_negative_pairs_have_none():
     assert lab.sum() == 0
     z, x, lab = PairSampler(data, rng, negative=0.0).batch(4)
     assert (lab.reshape(4, -1).sum(1) > 0).all()
+
+
+def test_soft_loss_is_the_core_loss_on_hard_labels_and_prefers_the_right_scale():
+    from siamnet.track.loss import SoftResponseMapLoss
+
+    torch.manual_seed(0)
+    logits = torch.randn(3, 1, 5, 5) * 3
+    labels = torch.zeros(3, 1, 5, 5)
+    labels[0, 0, 2, 2] = labels[1, 0, 1:3, 1:3] = 1  # map 2: a negative pair
+    labels[1, 0, 0, 0] = -1  # ignored
+    assert torch.isclose(SoftResponseMapLoss()(logits, labels), ResponseMapLogisticLoss()(logits, labels))
+    # a positive labelled 0.76 (15 % too large) is best at a lower peak than one labelled 1
+    soft = SoftResponseMapLoss()
+    lab = torch.zeros(1, 1, 5, 5)
+    lab[0, 0, 2, 2] = 0.76
+    peaks = torch.linspace(-2, 8, 101)
+    losses = [float(soft(torch.where(lab > 0, p, torch.tensor(-5.0)).expand(1, 1, 5, 5), lab)) for p in peaks]
+    best = float(peaks[int(np.argmin(losses))])
+    assert abs(best - float(torch.logit(torch.tensor(0.76)))) < 0.15
+
+
+def test_scale_aware_labels_fall_with_the_scale_mismatch():
+    from siamnet.track.pairs import scale_iou
+
+    assert scale_iou(1.0, 1.0) == 1.0
+    assert abs(scale_iou(1.15, 1.15) - 1 / 1.15 ** 2) < 1e-9 and abs(scale_iou(1 / 1.15, 1 / 1.15) - 1 / 1.15 ** 2) < 1e-9
+    assert scale_iou(1.0375, 1.0375) > scale_iou(1.1, 1.1) > scale_iou(1.2, 1.2)
+    assert scale_iou(1.2, 1.0) > scale_iou(1.2, 1.2)  # a wrong aspect costs less than wrong in both
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 255, (6, 255, 255, 3), dtype=np.uint8)
+    data = Curated(crops, np.full((6, 2), 64.0, np.float32), np.array([0, 0, 0, 1, 1, 1]), np.arange(6))
+    hard = PairSampler(data, np.random.default_rng(1), negative=0.0).batch(8)[2]
+    soft = PairSampler(data, np.random.default_rng(1), negative=0.0, scale_target="iou").batch(8)[2]
+    assert set(np.unique(hard)) == {0.0, 1.0}
+    assert ((soft > 0) == (hard > 0)).all()  # the same cells, the same draws
+    peak = soft.reshape(8, -1).max(1)
+    assert (peak < 1).all() and (peak > 0.5).all() and len(np.unique(peak)) == 8  # one IoU per pair
+
+
+def test_scale_filter_measures_a_known_scale_change():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _track_support import scaling_target
+    from siamnet.track.scale import ScaleFilter
+    from siamnet.track.tracker import _gray
+
+    frames, gt = scaling_target(n=6, side=48, rate=1.06)  # 6 % larger each frame: three scale steps
+    centre = lambda b: b[:2] + b[2:] / 2  # noqa: E731
+    sf = ScaleFilter()
+    sf.init(_gray(frames[0]), centre(gt[0]), gt[0][2:])
+    assert sf.estimate(_gray(frames[0]), centre(gt[0]), gt[0][2:]) == 1.0  # the same frame: no change
+    for i in (1, 2):
+        rate = gt[i][2] / gt[0][2]  # the drawn sides are whole pixels: 51/48, 54/48
+        f = sf.estimate(_gray(frames[i]), centre(gt[i]), gt[0][2:])
+        assert abs(np.log(f / rate)) <= np.log(1.02) * 1.5, (i, f)
+    # within 1.5 scale steps (3 %) of a 6 % and a 12.5 % change; shrinking: the first frame seen from the second's size
+    f = sf.estimate(_gray(frames[0]), centre(gt[0]), gt[1][2:])
+    assert abs(np.log(f * gt[1][2] / gt[0][2])) <= np.log(1.02) * 1.5, f

@@ -12,7 +12,7 @@ from siamnet.track import load_tracker
 from siamnet.track.cli import main
 from siamnet.track.metrics import iou
 
-from _track_support import moving_square, write_sequence
+from _track_support import moving_square, scaling_target, write_sequence
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +154,27 @@ def test_image_pyramid_scales_track_too(tracker):
     t = type(tracker)(tracker.net, {**tracker.settings, "scale_mode": "image"}, tracker.threshold, tracker.card)
     res = t.track(frames, tuple(gt[0]))
     assert iou(np.array(res.boxes), gt).min() > 0.5
+
+
+@pytest.mark.parametrize("rate", [1.015, 1 / 1.015])
+def test_the_box_follows_a_growing_and_a_shrinking_target(tracker, rate):
+    frames, gt = scaling_target(n=24, rate=rate)  # the side changes by 1.5 % a frame: 40 -> 57 or 28 px
+    assert tracker.settings["scale_mode"] == "dsst"
+    res = tracker.track(frames, tuple(gt[0]))
+    side = np.sqrt(np.prod(np.array(res.boxes)[:, 2:], axis=1))
+    true = np.sqrt(np.prod(gt[:, 2:], axis=1))
+    assert abs(side[-1] / true[-1] - 1) < 0.12, (side[::4], true[::4])
+    assert abs(side[-1] / side[0] - 1) > 0.25  # it did change: a box kept at its first size fails above
+    assert iou(np.array(res.boxes), gt).min() > 0.6
+
+
+def test_exemplar_scales_need_one_encoder_pass_per_frame(tracker, monkeypatch):
+    frames, gt = moving_square(n=4)
+    t = type(tracker)(tracker.net, {**tracker.settings, "scale_mode": "exemplar"}, None, tracker.card)
+    t.init(frames[0], tuple(gt[0]))
+    assert t.kernels.shape[0] == t.settings["scale_num"] and len(t._scale_refs) == t.settings["scale_num"]
+    calls = []
+    enc = t._encoder
+    monkeypatch.setattr(t, "_encoder", lambda x: calls.append(x.shape[0]) or enc(x))
+    t.update(frames[1])
+    assert calls == [1]

@@ -98,6 +98,23 @@ def choose_tau(present: np.ndarray, absent: np.ndarray, keep: float = 0.99) -> t
                  "keep": keep, "present_frames": int(len(present)), "absent_searches": int(len(absent))}
 
 
+def parse_input(items: list[str]) -> dict:
+    """``KEY=VALUE`` settings → a dict; a value is read as JSON when it is (numbers), else a string."""
+    from ..errors import DataError
+    from .card import DEFAULT_INPUT
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in DEFAULT_INPUT:
+            raise DataError(f"--input {item!r}: expected KEY=VALUE with KEY one of {', '.join(DEFAULT_INPUT)}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m siamnet.track.calibrate", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True)
@@ -106,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-opencv", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--input", action="append", default=[], metavar="KEY=VALUE",
+                   help="set one of the card's inference settings (``input``) before calibrating, e.g. "
+                        "scale_mode=exemplar (repeatable; written with --write)")
     p.add_argument("--write", action="store_true", help="write τ and the figures into the card")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -114,15 +134,21 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(args.threads)
     path = resolve(args.model)
     card = json.loads(path.read_text())
+    card["input"] = {**card.get("input", {}), **parse_input(args.input)}
     names = card["data"]["validation_sequences"]
     loaded = {n: load_sequence(Path(args.data) / n) for n in names}
-    tracker = Tracker.load(path)
+
+    def load():
+        t = Tracker.load(path)
+        return Tracker(t.net, card["input"], t.threshold, card)
+
+    tracker = load()
     present, absent = confidence_samples(tracker, loaded, np.random.default_rng(args.seed))
     tau, sep = choose_tau(present, absent)
     print(f"τ = {tau:.4f}: {json.dumps(sep)}", flush=True)
     tracker.threshold = tau
     results = {card["name"]: summary(evaluate(siamnet_run(tracker), args.data, names, loaded))}
-    untau = Tracker.load(path)
+    untau = load()
     untau.threshold = None
     results[card["name"] + " (no lost τ)"] = summary(evaluate(siamnet_run(untau), args.data, names, loaded))
     for other in [c for c in args.compare.split(",") if c]:

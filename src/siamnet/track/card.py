@@ -22,12 +22,19 @@ from .model import SiamFC
 FORMAT = "siamnet-model/2"
 KIND = "track"
 
-#: SiamFC's inference settings (Bertinetto et al. 2016, the 3-scale variant), the card's ``input``
+#: SiamFC's inference settings (Bertinetto et al. 2016, the 3-scale variant), the card's ``input``.
+#: ``scale_mode``: how the scales are searched — "exemplar" (one kernel per scale, cut from the first
+#: frame at s_z/g, each scale's peak divided by that kernel's own first-frame match; one encoder
+#: pass per frame), "image" (SiamFC's pyramid: one search crop per scale, 3× the work) or
+#: "feature" (the search features resized by 1/g; biased to the unit scale by the resampling).
+#: ``scale_norm``: "self" (exemplar mode's per-kernel normalisation) or "none"; "dsst": SiamFC at
+#: the unit scale for the position, then a 1-D scale correlation filter (:mod:`siamnet.track.scale`)
+#: learned online for the size (``dsst_scales`` scales of step ``dsst_step``, learning rate ``dsst_lr``).
 DEFAULT_INPUT = {
     "exemplar": 127, "search": 255, "context": 0.5, "stride": 8, "kernel": 8,
     "scale_num": 3, "scale_step": 1.0375, "scale_penalty": 0.9745, "scale_lr": 0.59,
     "window_influence": 0.176, "response_up": 16, "lost_search": 383, "lost_window_influence": 0.05,
-    "scale_mode": "feature",
+    "scale_mode": "dsst", "scale_norm": "self", "dsst_scales": 33, "dsst_step": 1.02, "dsst_lr": 0.01,
 }
 
 

@@ -11,6 +11,12 @@ padded encoder cannot learn "the answer is in the middle"), jitters colour, some
 greys it, and with probability ``negative`` takes x from another source (no target: every
 position of the map is negative).  Labels: positive within ``radius`` pixels of the target's
 centre on the search crop, negative elsewhere (:class:`~siamnet.core.ResponseMapLogisticLoss`).
+
+With ``scale_target="iou"`` a positive's label is not 1 but the IoU of the exemplar-sized box
+with the target as x shows it (x rescaled relative to z by (sx, sy): :func:`scale_iou`), for
+:class:`~siamnet.track.loss.SoftResponseMapLoss`.  With hard labels, every rescaling within
+±15 % is equally "the target", which teaches the network to be blind to scale (measured: its
+peak is flat over ±25 % of scale), and the tracker's scale search then has nothing to compare.
 """
 
 from __future__ import annotations
@@ -123,11 +129,21 @@ def label_map(size: int, stride: int, search: int, dx: float, dy: float, radius:
     return (d2 <= radius ** 2).astype(np.float32)
 
 
+def scale_iou(sx: float, sy: float) -> float:
+    """IoU of a w×h box with the concentric (sx·w)×(sy·h) box: 1 at the same size, 1/s² for an
+    isotropic s ≥ 1 (0.93 at SiamFC's scale step 1.0375, 0.76 at 1.15)."""
+    inter = min(1.0, sx) * min(1.0, sy)
+    return float(inter / (1.0 + sx * sy - inter))
+
+
 class PairSampler:
     """Draws batches of (z, x, labels) from curated crops."""
 
     def __init__(self, data: Curated, rng: np.random.Generator, exemplar=127, search=255, response=25,
-                 stride=8, radius=16.0, max_gap=50, shift=32.0, scale=0.15, negative=0.2):
+                 stride=8, radius=16.0, max_gap=50, shift=32.0, scale=0.15, negative=0.2, scale_target="none"):
+        if scale_target not in ("none", "iou"):
+            raise ValueError(f"scale_target {scale_target!r}: 'none' or 'iou'")
+        self.scale_target = scale_target
         self.d, self.rng = data, rng
         self.exemplar, self.search, self.response, self.stride = exemplar, search, response, stride
         self.radius, self.max_gap, self.shift, self.scale, self.negative = radius, max_gap, shift, scale, negative
@@ -149,14 +165,16 @@ class PairSampler:
             other = int(rng.choice(self.sources[self.sources != src]))
             j = int(rng.choice(self.by_source[other]))
         S = d.crops.shape[1]
-        zfull, _, _ = _augment(d.crops[i], rng, 4.0, 0.05, S)
+        zfull, _, (zsx, zsy) = _augment(d.crops[i], rng, 4.0, 0.05, S)
         c0 = (S - self.exemplar) // 2
         z = zfull[c0:c0 + self.exemplar, c0:c0 + self.exemplar]
-        x, (dx, dy), _ = _augment(d.crops[j], rng, self.shift, self.scale, self.search)
+        x, (dx, dy), (sx, sy) = _augment(d.crops[j], rng, self.shift, self.scale, self.search)
         if negative:
             lab = np.zeros((self.response, self.response), np.float32)
         else:
             lab = label_map(self.response, self.stride, self.search, dx, dy, self.radius)
+            if self.scale_target == "iou":  # x's target relative to z's: (sx/zsx, sy/zsy)
+                lab *= scale_iou(sx / zsx, sy / zsy)
         return z, x, lab
 
     def batch(self, n: int):

@@ -2,12 +2,20 @@
 
 Each frame: crop a search region around the last position (s_x = s_z · search/exemplar, the
 target's context square scaled up), encode it once, and correlate the exemplar's kernel with
-it at a few scales; the scales are taken on the feature map (resized by 1/g, the features of
-the region as if the target had grown by g), which costs one encoder pass per frame instead of
-one per scale.  The best scale's peak (non-unit scales penalised) wins; its response is
-upsampled, normalised and blended with a cosine (Hann) window that favours small motion, and
-its peak gives the displacement.  The size follows the chosen scale with damping (SiamFC's
-``scale_lr``).
+it; the response is upsampled, normalised and blended with a cosine (Hann) window that favours
+small motion, and its peak gives the displacement.
+
+The size (``scale_mode``, the card's ``input``):
+
+* ``"dsst"`` (the default): SiamFC at the unit scale finds the position, then a 1-D scale
+  correlation filter learned online on the target's own look at 33 sizes
+  (:mod:`siamnet.track.scale`, DSST) measures the size change there;
+* ``"exemplar"``: one kernel per scale g (the first frame's exemplar cropped at s_z/g), each
+  scale's peak divided by its kernel's own first-frame match, the best (non-unit ones
+  penalised) taken with SiamFC's damping (``scale_lr``); one encoder pass per frame;
+* ``"image"``: SiamFC's pyramid, one search crop per scale (3× the encoder work);
+* ``"feature"``: the search features resized by 1/g (the unit scale always wins: the
+  resampling alone costs the other scales' peaks 5-10 %).
 
 The *confidence* is the peak's prominence (peak − median of the map, the background level)
 relative to the target's own prominence on the first frame, clipped to 0..1: about 1 while
@@ -34,6 +42,13 @@ from .card import DEFAULT_INPUT, load_net, read_card, resolve
 from .crops import context_size, crop, to_tensor
 from .frames import check_box
 from .model import SiamFC, xcorr
+from .scale import ScaleFilter
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
 
 
 def _fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
@@ -138,9 +153,37 @@ class Tracker:
         with torch.inference_mode():
             self.kernel = self.net.template(to_tensor(z))
         self.lost = False
+        self._scale_refs = None
+        if s.get("scale_mode") == "exemplar":
+            self._exemplar_pyramid(frame, s_z)
+        self.scaler = None
+        if s.get("scale_mode") == "dsst":
+            self.scaler = ScaleFilter(int(s["dsst_scales"]), float(s["dsst_step"]), lr=float(s["dsst_lr"]))
+            self.scaler.init(_gray(frame), self.center, self.size)
         # the target's own response on the first frame: what "fully present" looks like
         self.reference = 1.0
         self.reference = max(self._search(frame)[3], 1e-6)
+
+    def _gains(self) -> np.ndarray:
+        half = (self.settings["scale_num"] - 1) // 2
+        return np.array([self.settings["scale_step"] ** i for i in range(-half, half + 1)])
+
+    def _exemplar_pyramid(self, frame: np.ndarray, s_z: float) -> None:
+        """Kernels of the first frame's target as if it had grown by g (the exemplar cropped at
+        s_z/g), one per scale, and each kernel's prominence on its own first-frame search region
+        (cropped at s_x/g: the target exactly at that kernel's scale), which the scales' peaks
+        are divided by, so that every scale is scored as a fraction of its own perfect match."""
+        s = self.settings
+        gains = self._gains()
+        c = self.center
+        zs = [crop(frame, c[0], c[1], s_z / g, s["exemplar"], self.fill) for g in gains]
+        s_x = s_z * s["search"] / s["exemplar"]
+        xs = [crop(frame, c[0], c[1], s_x / g, s["search"], self.fill) for g in gains]
+        with torch.inference_mode():
+            self.kernels = self.net.template(to_tensor(zs))  # (S, C, k, k)
+            feat = self._encoder(to_tensor(xs).contiguous(memory_format=torch.channels_last)).contiguous()
+            r = (xcorr(self.kernels, feat) * self.net.scale + self.net.bias)[:, 0].numpy()
+        self._scale_refs = np.maximum([self._prominence(m) for m in r], 1e-6)
 
     def _prominence(self, r: np.ndarray) -> float:
         """How far the peak stands above the map's median (the background level)."""
@@ -153,7 +196,7 @@ class Tracker:
         s_x = context_size(w, h, s["context"]) * s["search"] / s["exemplar"]
         search_px = s["lost_search"] if self.lost else s["search"]
         side = s_x * search_px / s["search"]
-        half = (s["scale_num"] - 1) // 2
+        half = 0 if s.get("scale_mode") == "dsst" else (s["scale_num"] - 1) // 2  # dsst: the unit scale only
         if s.get("scale_mode") == "image" and half:  # SiamFC's own: one crop per scale, one batch
             gains = [s["scale_step"] ** i for i in range(-half, half + 1)]
             xs = [crop(frame, self.center[0], self.center[1], side * g, search_px, self.fill) for g in gains]
@@ -161,9 +204,17 @@ class Tracker:
                 feat = self._encoder(to_tensor(xs).contiguous(memory_format=torch.channels_last)).contiguous()
                 r = (xcorr(self.kernel, feat) * self.net.scale + self.net.bias)[:, 0].numpy()
             maps = list(r)
+        elif s.get("scale_mode") == "exemplar" and half:  # one encoder pass, one kernel per scale
+            x = crop(frame, self.center[0], self.center[1], side, search_px, self.fill)
+            with torch.inference_mode():
+                feat = self._encoder(to_tensor(x).contiguous(memory_format=torch.channels_last)).contiguous()
+                r = (F.conv2d(feat, self.kernels) * self.net.scale + self.net.bias)[0].numpy()
+            maps, gains = list(r), list(self._gains())
         else:
             maps, gains = self._feature_scales(frame, side, search_px, half)
         prom = np.array([self._prominence(m) for m in maps])
+        if self._scale_refs is not None and s.get("scale_norm", "self") == "self":  # fraction of its own match
+            prom = prom / self._scale_refs * self._scale_refs[half]
         penalised = np.where(np.isclose(gains, 1.0), prom, prom * s["scale_penalty"])
         best = int(np.argmax(penalised))
         return maps, gains, best, float(prom[best]), side, search_px
@@ -219,8 +270,14 @@ class Tracker:
             self.lost = False
             W, H = self.frame_size
             self.center = np.clip(self.center + disp, [0, 0], [W, H])
-            new = self.size * ((1 - s["scale_lr"]) + s["scale_lr"] * g)
+            if self.scaler is not None:  # the scale filter's estimate at the new position, then learn it
+                gray = _gray(frame)
+                new = self.size * self.scaler.estimate(gray, self.center, self.size)
+            else:
+                new = self.size * ((1 - s["scale_lr"]) + s["scale_lr"] * g)
             self.size = np.clip(new, np.maximum(self.init_size * 0.1, 4.0), [W, H])
+            if self.scaler is not None:
+                self.scaler.update(gray, self.center, self.size)
         b = [self.center[0] - self.size[0] / 2, self.center[1] - self.size[1] / 2, self.size[0], self.size[1]]
         return [float(v) for v in b], conf, self.lost
 

