@@ -329,6 +329,11 @@ def table(results) -> str:
             f"{'-' if at is None else f'{100 * at:.2f}'} | {100 * rr['recall@1']:.2f} | {100 * rr['recall@5']:.2f} | "
             f"{100 * rr['recall@10']:.2f} | {rr['mrr@10']:.4f} | {r.get('sentences_per_s', float('nan')):.1f} | "
             f"{r.get('query_ms', float('nan')):.2f} |")
+    for name, r in results["systems"].items():
+        if "retrieval_dense_only" in r:
+            d = r["retrieval_dense_only"]
+            rows.append(f"\n{name}: retrieval as the gallery answers (the card's rerank rule); by the encodings "
+                        f"alone R@1 {100 * d['recall@1']:.2f}, R@5 {100 * d['recall@5']:.2f}, MRR@10 {d['mrr@10']:.4f}")
     p = results.get("peer_sentence_transformers")
     if p and p.get("sentences_per_s"):
         rows.append(f"\nsentence-transformers (same wheel): {p['sentences_per_s']:.1f} sentences/s, "
