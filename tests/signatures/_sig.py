@@ -44,3 +44,16 @@ def write_collection(root: Path, writers: int = 6, genuine: int = 4, forgeries: 
         for i in range(forgeries):
             draw(sig, size, jitter=0.04, seed=1000 * w + i, width=2).save(folder / f"B-S-{w}-F-{i + 1:02d}.png")
     return root
+
+
+def write_sign_data(root: Path, genuine: int, forgeries: int, signers=(49, 50)) -> Path:
+    """A sign_data-style tree (test/NNN and test/NNN_forg) of synthetic signers under ``root``."""
+    for n in signers:
+        g, f = root / "test" / f"{n:03d}", root / "test" / f"{n:03d}_forg"
+        g.mkdir(parents=True)
+        f.mkdir(parents=True)
+        for i in range(genuine):
+            draw(strokes(n), (300, 150), jitter=0.01, seed=i).convert("RGB").save(g / f"{i + 1:02d}_{n:03d}.png")
+        for i in range(forgeries):
+            draw(strokes(n), (300, 150), jitter=0.05, seed=50 + i).convert("RGB").save(f / f"{i + 1:02d}_01{i}{n:03d}.PNG")
+    return root

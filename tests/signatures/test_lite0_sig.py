@@ -13,7 +13,7 @@ import torch
 from siamnet.core.encoders import LiteSig, build_encoder
 from siamnet.signatures import train
 
-from _sig import draw, strokes, write_collection
+from _sig import write_collection, write_sign_data
 
 
 def test_encodes_a_canvas_to_128_numbers_on_the_unit_sphere():
@@ -71,14 +71,7 @@ def test_imagenet_weights_come_from_the_wheel():
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("sigdata-lite")
     write_collection(root / "bhsig260_bengali", writers=6, genuine=6, forgeries=3)
-    for n in (49, 50):
-        g, f = root / "sign_data" / "test" / f"{n:03d}", root / "sign_data" / "test" / f"{n:03d}_forg"
-        g.mkdir(parents=True)
-        f.mkdir(parents=True)
-        for i in range(5):
-            draw(strokes(n), (300, 150), jitter=0.01, seed=i).convert("RGB").save(g / f"{i + 1:02d}_{n:03d}.png")
-        for i in range(2):
-            draw(strokes(n), (300, 150), jitter=0.05, seed=50 + i).convert("RGB").save(f / f"{i + 1:02d}_01{i}{n:03d}.PNG")
+    write_sign_data(root / "sign_data", genuine=5, forgeries=2)
     return root
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -14,21 +13,14 @@ from siamnet.signatures import train
 from siamnet.signatures.collections import read_bhsig, read_sign_data, signet_pairs
 from siamnet.signatures.model import load_signature_model
 
-from _sig import draw, strokes, write_collection
+from _sig import write_collection, write_sign_data
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("sigdata")
     write_collection(root / "bhsig260_bengali", writers=6, genuine=7, forgeries=3)
-    for n in (49, 50):
-        g, f = root / "sign_data" / "test" / f"{n:03d}", root / "sign_data" / "test" / f"{n:03d}_forg"
-        g.mkdir(parents=True)
-        f.mkdir(parents=True)
-        for i in range(7):
-            draw(strokes(n), (300, 150), jitter=0.01, seed=i).convert("RGB").save(g / f"{i + 1:02d}_{n:03d}.png")
-        for i in range(3):
-            draw(strokes(n), (300, 150), jitter=0.05, seed=50 + i).convert("RGB").save(f / f"{i + 1:02d}_01{i}{n:03d}.PNG")
+    write_sign_data(root / "sign_data", genuine=7, forgeries=3)
     return root
 
 

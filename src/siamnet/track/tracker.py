@@ -27,7 +27,6 @@ again with confidence ≥ τ.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
