@@ -81,6 +81,12 @@ def test_identify_ranks_candidates_by_similarity_plus_weighted_words():
         assert {m.name: m.distance for m in got} == pytest.approx(d)  # distances are reported unchanged
 
 
+def test_more_answers_than_the_rules_candidates_are_all_given():
+    g = _bank(_with_rerank(0.3, candidates=2))
+    got = g.search("I want a refund for my order", top=5).matches
+    assert sorted(m.name for m in got) == sorted(BANK)
+
+
 def test_rerank_does_not_change_unknown_and_only_applies_to_text_queries():
     g = _bank(_with_rerank(0.1))
     strict = Gallery(g.store, model=g.model, threshold=1e-6)  # nobody is within this τ

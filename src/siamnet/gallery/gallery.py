@@ -475,8 +475,9 @@ class Gallery:
         lexical = self._lexical_scorer(sources_by) if rule else None
         # each subject has up to 5 encodings: ask for enough candidates to find `top` subjects
         wanted = CANDIDATES + MAX_IMAGES_PER_PERSON * (top - 1)
-        if lexical is not None:
-            wanted = max(wanted, MAX_IMAGES_PER_PERSON * int(rule["candidates"]))
+        if lexical is not None:  # the rule's candidates, or more when more answers are asked for
+            reranked = max(int(rule["candidates"]), top)
+            wanted = max(wanted, MAX_IMAGES_PER_PERSON * reranked)
         _, cand = index.search(self._prepare(query[None, :]), wanted)
         # the model's own distance (float64) over all encodings of every candidate subject, in
         # one call; each subject's is its nearest encoding's
@@ -491,7 +492,7 @@ class Gallery:
             scored.append((float(d_all[start + j]), pid, str(sources_by[pid][j])))
         scored.sort(key=lambda t: t[0])
         if lexical is not None:
-            scored = self._rerank(scored[: int(rule["candidates"])], text, lexical, float(rule["weight"]))
+            scored = self._rerank(scored[:reranked], text, lexical, float(rule["weight"])) + scored[reranked:]
         matches = tuple(Match(people[pid].name, d, self.model.probability(d), src, pid)
                         for d, pid, src in scored[:top])
         best = matches[0]
