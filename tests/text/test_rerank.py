@@ -109,3 +109,11 @@ def test_bm25_scorer_equals_rank_bm25_on_a_subset():
     ours = BM25Scorer(texts)
     theirs = np.asarray(BM25Okapi([words(t) for t in texts]).get_batch_scores(words("reset my password"), [0, 2, 6]))
     assert ours("reset my password", [0, 2, 6]) == pytest.approx(theirs / theirs.max())
+
+
+def test_a_subject_enrolled_after_a_search_is_ranked_with_its_words():
+    g = _bank(_with_rerank(0.3))
+    assert g.search("how do I cancel my subscription", top=3).matches  # builds the word index
+    g.enroll("subscription", ["How do I cancel my subscription?"])
+    got = g.search("how do I cancel my subscription", top=3).matches
+    assert got[0].name == "subscription" and len({m.name for m in got}) == 3

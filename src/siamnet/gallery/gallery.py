@@ -183,7 +183,7 @@ class Gallery:
         self._index_factory = index_factory
         self._index_lock = threading.Lock()
         self._index: tuple | None = None  # (generation, index, people by id, vectors by id, sources by id)
-        self._lexical: tuple | None = None  # (index generation, scorer, positions by id): the card's rerank
+        self._lexical: tuple | None = None  # (the index's sources, scorer, positions by id): the card's rerank
 
     def close(self) -> None:
         if self._owns_store:
@@ -440,13 +440,12 @@ class Gallery:
 
     def _lexical_scorer(self, sources_by: dict[int, np.ndarray]):
         """(scorer, positions by subject) for the card's ``rerank`` rule, or None: built over
-        every stored example once per index generation."""
+        every stored example once per refresh of the index."""
         rule = self.model.card.rerank
         if not rule or not self.model.kind.takes_text:
             return None
-        generation = self._index[0] if self._index is not None else None
-        current = self._lexical
-        if current is not None and current[0] == generation:
+        current = self._lexical  # built for this very index (another thread may refresh it meanwhile)
+        if current is not None and current[0] is sources_by:
             return current[1:]
         texts, positions = [], {}
         for pid, src in sources_by.items():
@@ -455,7 +454,7 @@ class Gallery:
         scorer = self.model.kind.lexical_scorer(texts)
         if scorer is None:
             return None
-        self._lexical = (generation, scorer, positions)
+        self._lexical = (sources_by, scorer, positions)
         return scorer, positions
 
     def identify_encoding(self, encoding: np.ndarray, box: Any = None, top: int = 1,
