@@ -54,25 +54,24 @@ def gallery_search(model, bank_texts, eb, query_texts, eq, n, seed=0):
 
     from siamnet.gallery import Gallery
 
-    rng = np.random.default_rng(seed)
-    g = Gallery(":memory:", model=model)
-    subjects = []
-    for i in range(n):
-        j = i % len(eb)
-        v = eb[j] if i < len(eb) else eb[j] + rng.normal(0, 0.05, eb.shape[1]).astype(np.float32)
-        subjects.append((f"q{i}", (v / np.linalg.norm(v))[None], [bank_texts[j]]))
-    t0 = time.perf_counter()
-    g.enroll_encodings_many(subjects)
-    enroll_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    g.identify_encoding(eq[0], top=10, text=query_texts[0])  # builds the index (and the word index)
-    first_s = time.perf_counter() - t0
-    times = []
-    for q, e in zip(query_texts, eq):
+    from bench_text import jittered_bank
+
+    x = jittered_bank(eb, n, seed)
+    subjects = [(f"q{i}", x[i:i + 1], [bank_texts[i % len(eb)]]) for i in range(n)]
+    with Gallery(":memory:", model=model) as g:
         t0 = time.perf_counter()
-        g.identify_encoding(e, top=10, text=q)
-        times.append(time.perf_counter() - t0)
-    return {"subjects": n, "enroll_s": enroll_s, "first_query_s": first_s, "rerank": g.model.card.rerank,
+        g.enroll_encodings_many(subjects)
+        enroll_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        g.identify_encoding(eq[0], top=10, text=query_texts[0])  # builds the index (and the word index)
+        first_s = time.perf_counter() - t0
+        times = []
+        for q, e in zip(query_texts, eq):
+            t0 = time.perf_counter()
+            g.identify_encoding(e, top=10, text=q)
+            times.append(time.perf_counter() - t0)
+        rerank = g.model.card.rerank
+    return {"subjects": n, "enroll_s": enroll_s, "first_query_s": first_s, "rerank": rerank,
             "ms_median": float(np.median(times) * 1000), "ms_p95": float(np.percentile(times, 95) * 1000)}
 
 

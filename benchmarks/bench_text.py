@@ -284,14 +284,20 @@ def gallery_ranking(sys_, bank, eb, queries, k=10):
     return np.array([[int(m.name[1:]) for m in a.matches] + [-1] * (k - len(a.matches)) for a in answers])
 
 
+def jittered_bank(eb, n, seed=0):
+    """n unit vectors: the real encodings, then jittered, re-normalised copies of them (row i is
+    a copy of encoding i mod len(eb))."""
+    rng = np.random.default_rng(seed)
+    reps = int(np.ceil(n / len(eb)))
+    x = np.concatenate([eb] + [eb + rng.normal(0, 0.05, eb.shape).astype(np.float32) for _ in range(reps - 1)])[:n]
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
 def big_bank_search(eb, eq, n, seed=0):
     """Search alone on an n-question bank: the real encodings plus jittered, re-normalised copies."""
     from siamnet.gallery.index import make_index
 
-    rng = np.random.default_rng(seed)
-    reps = int(np.ceil(n / len(eb)))
-    x = np.concatenate([eb] + [eb + rng.normal(0, 0.05, eb.shape).astype(np.float32) for _ in range(reps - 1)])[:n]
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x = jittered_bank(eb, n, seed)
     t0 = time.perf_counter()
     index = make_index(n).build(x, np.arange(n))
     build = time.perf_counter() - t0

@@ -201,11 +201,17 @@ def test_progress_reports_every_input_still_once(tmp_path):
     assert s.distance.tolist() == [1.0, 4.0, 5.0, 25.0, 20.0]
 
 
-def test_image_inputs_deduplicated_by_path(tmp_path):
+def _abc_images(tmp_path):
+    """A folder with a.png, b.png and c.png (the fake models never read them)."""
     img = tmp_path / "imgs"
     img.mkdir()
     for n in "abc":
         (img / f"{n}.png").write_bytes(b"x")
+    return img
+
+
+def test_image_inputs_deduplicated_by_path(tmp_path):
+    img = _abc_images(tmp_path)
     p = write(tmp_path, "a.png\tb.png\t1\n./a.png\tc.png\t0\nc.png\tb.png\t0\n")
     pl = read_pair_list(p, takes_text=False, images=img)
     model = FakeModel({img / "a.png": [0.0], img / "b.png": [1.0], img / "c.png": [3.0]})
@@ -437,10 +443,7 @@ def test_evaluate_pair_list_texts(tmp_path):
 
 
 def test_evaluate_pair_list_images_graded(tmp_path):
-    img = tmp_path / "imgs"
-    img.mkdir()
-    for n in "abc":
-        (img / f"{n}.png").write_bytes(b"x")
+    img = _abc_images(tmp_path)
     p = write(tmp_path, "a.png\tb.png\t4.5\na.png\tc.png\t0.5\nb.png\tc.png\t3\n")
     model = _kinded(FakeModel({img / "a.png": [0.0], img / "b.png": [1.0], img / "c.png": [3.0]}),
                     False)

@@ -38,7 +38,6 @@ import numpy as np
 
 from siamnet.errors import DataError, ModelError
 from siamnet.gallery.index import make_index
-from siamnet.models.card import combination_threshold
 from siamnet.gallery.store import (
     MAX_IMAGES_PER_PERSON,
     NotFound,
@@ -48,6 +47,7 @@ from siamnet.gallery.store import (
     clean_text,
     open_store,
 )
+from siamnet.models.card import combination_threshold
 
 #: candidate encodings taken from the index per wanted answer and re-scored with the model
 CANDIDATES = 8
@@ -269,14 +269,7 @@ class Gallery:
         subjects = [tuple(x) + (None,) * (4 - len(x)) for x in subjects]
         if not allow_duplicate and self.model.kind.name in UNIQUE_SUBJECT_KINDS:  # each against the last
             return [self.enroll_encodings(n, v, s, employee_id, actor, p, allow_duplicate) for n, v, s, p in subjects]
-        dim = self.model.card.embedding_dim
-        checked = []
-        for name, vectors, sources, photos in subjects:
-            name, vectors = clean_name(name), np.asarray(vectors, dtype=np.float32)
-            if vectors.ndim != 2 or vectors.shape[1] != dim or len(vectors) != len(sources):
-                raise DataError(f"enroll {name!r}: expected {len(sources)} encodings of {dim} "
-                                f"values, got shape {vectors.shape}; nothing was enrolled")
-            checked.append((name, vectors, sources, photos))
+        checked = [(*self._checked_encodings(n, v, s, "; nothing was enrolled"), s, p) for n, v, s, p in subjects]
         if not checked:
             return []
         self._check_model(f"{checked[0][0]!r} was not enrolled" if len(checked) == 1 else "nothing was enrolled")
@@ -306,18 +299,24 @@ class Gallery:
         """Add a subject from encodings already computed with this gallery's model (one
         transaction).  With ``allow_duplicate=False``, encodings that match an enrolled subject
         of a person-identifying kind raise :class:`DuplicateError` naming that subject."""
-        name = clean_name(name)
-        vectors = np.asarray(encodings, dtype=np.float32)
-        dim = self.model.card.embedding_dim
-        if vectors.ndim != 2 or vectors.shape[1] != dim or len(vectors) != len(sources):
-            raise DataError(f"enroll {name!r}: expected {len(sources)} encodings of {dim} "
-                            f"values, got shape {vectors.shape}")
+        name, vectors = self._checked_encodings(name, encodings, sources)
         self._check_model(f"{name!r} was not enrolled")
         if not allow_duplicate and self.model.kind.name in UNIQUE_SUBJECT_KINDS:
             self._check_not_enrolled(name, vectors)
         self._remember_model()
         return self.store.add_person(name, employee_id, self.model.name, vectors, sources,
                                      photos, actor=actor)
+
+    def _checked_encodings(self, name: str, encodings: Any, sources: Sequence[str],
+                           consequence: str = "") -> tuple[str, np.ndarray]:
+        """(the clean name, (n, d) float32 vectors): n = one per source, d = the model's."""
+        name = clean_name(name)
+        vectors = np.asarray(encodings, dtype=np.float32)
+        dim = self.model.card.embedding_dim
+        if vectors.ndim != 2 or vectors.shape[1] != dim or len(vectors) != len(sources):
+            raise DataError(f"enroll {name!r}: expected {len(sources)} encodings of {dim} "
+                            f"values, got shape {vectors.shape}{consequence}")
+        return name, vectors
 
     def _remember_model(self) -> None:
         """A gallery without encodings yet records its model, so that it finds it again."""
