@@ -33,7 +33,7 @@ from PIL import Image
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("chips", type=Path)
-    ap.add_argument("--models", default="dlib-resnet,face-small")
+    ap.add_argument("--models", default="dlib-resnet")
     ap.add_argument("--identities", default="7450-7499", help="celeba identity range FIRST-LAST")
     ap.add_argument("--sets", type=int, default=20, help="how many pair files to draw")
     ap.add_argument("--folds", type=int, default=10)
@@ -86,9 +86,12 @@ def main(argv=None) -> int:
         same = np.array([p.name_a == p.name_b for p in ps.pairs])
         pairsets.append((ia, ib, same, ps.fold_of))
 
-    results = {}
-    for name in a.models.split(","):
-        model = load_face_model(name)
+    results, bundled = {}, set()
+    for arg in a.models.split(","):
+        model = load_face_model(arg)
+        name = model.name  # a bundled name, or the card's own name for a model file
+        if arg == name:
+            bundled.add(name)
         enc = model.encode_items(chips)
         acc, au, eer = [], [], []
         for ia, ib, same, fold in pairsets:
@@ -100,7 +103,7 @@ def main(argv=None) -> int:
             eer.append(equal_error_rate(fpr, tpr))
         results[name] = {"accuracy": acc, "auc": au, "eer": eer}
 
-    first = a.models.split(",")[0]
+    first = next(iter(results))
     summary = {}
     for name, r in results.items():
         acc = np.array(r["accuracy"])
@@ -134,7 +137,7 @@ def main(argv=None) -> int:
                    + f" --seed {a.seed} --update-cards")
         for name, r in summary.items():
             path = BUNDLED / f"{name}.json"
-            if not path.is_file():
+            if name not in bundled or not path.is_file():  # a model file is not the bundled card
                 continue
             card = json.loads(path.read_text())
             card.setdefault("metrics", {})["pairsets_validation"] = {

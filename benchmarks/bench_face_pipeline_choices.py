@@ -41,7 +41,7 @@ def parse_args(argv=None):
                    help="--raw: the CNN detector looks only at photos whose search copy is at most "
                         "this many pixels on its longer side, or where HOG found nothing (its cost "
                         "grows with the pixels: seconds per photo on a CPU)")
-    p.add_argument("--models", default="dlib-resnet,face-small")
+    p.add_argument("--models", default="dlib-resnet")
     p.add_argument("--out", type=Path)
     p.add_argument("--save", type=Path, help="write the chips' encodings (npz) here")
     return p.parse_args(argv)

@@ -18,13 +18,15 @@ Both pipelines go image file → largest face → 5-point alignment → 128-d en
 * face_recognition: ``load_image_file``, ``face_locations(img, 1, "hog")``, the largest box,
   ``face_encodings(img, [box], num_jitters=1, model="small")`` (dlib's own ResNet).
 
-Where a pipeline finds no face, both encode the same centre crop (siamnet's
-``centre_chip``; face_recognition through dlib's ``compute_face_descriptor``) and count it.
+Where a pipeline finds no face, both encode the same stand-in chip (siamnet's ``centre_chip``:
+the face aligned in the photo's central box; face_recognition through dlib's
+``compute_face_descriptor``) and count it.
 ``--models`` scores more of siamnet's face models on the same pairs in the same run (each one
 end to end: its own detect + align + encode pass); the first is compared with face_recognition
 distance by distance (``siamnet`` in the JSON; the others are ``siamnet <model>``).
-``--pick``/``--detector`` set siamnet's choice of face and detector (default: each card's
-``input``).  To find the next gap, the output names, per pipeline, the photos where it found
+``--pick``/``--detector``/``--flip`` set siamnet's choice of face, detector and mirror-image
+averaging (default: what ``siamnet pairs`` does with an LFW pairs.txt — the centre face, the
+card's detector, mirror-averaged for k-fold files — so the figures are the protocol's).  To find the next gap, the output names, per pipeline, the photos where it found
 no face, and, for every pair of pipelines, how many pair decisions flipped between them (each
 at its own k-fold thresholds), how many of those each one got right, and which photos only
 one of them found a face in; ``--flips N`` lists the first N flipped pairs (file line,
@@ -107,7 +109,10 @@ def parse_args(argv=None):
                         "one); the first is the one compared with face_recognition "
                         "(default: dlib-resnet, the same network)")
     p.add_argument("--pick", choices=["largest", "centre"],
-                   help="siamnet: the subject among several faces (default: the card's input.pick)")
+                   help="siamnet: the subject among several faces (default: centre, as siamnet pairs on LFW)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="siamnet: average each photo's encoding with its mirror image's (default: as "
+                        "siamnet pairs on an LFW pairs.txt: on for k-fold files)")
     p.add_argument("--detector", choices=["hog", "hog+cnn", "cnn"],
                    help="siamnet: dlib HOG, HOG then CNN where HOG finds nothing, or CNN only "
                         "(default: the card's input.detector)")
@@ -165,13 +170,13 @@ def distinct_images(pairset: PairSet, images: Path) -> tuple[list[Path], np.ndar
 
 
 def run_siamnet(paths: list[Path], model, batch_size: int = 200, pick: str | None = None,
-                detector: str | None = None) -> tuple[np.ndarray, list[int], float]:
+                detector: str | None = None, flip: bool | None = None) -> tuple[np.ndarray, list[int], float]:
     from siamnet.faces.api import encode_many
     from siamnet.faces.pairs import encode_images
 
     encode_many(paths[:4], model, pick=pick, detector=detector)  # warm-up: weights, detectors
     t0 = time.perf_counter()
-    enc, no_face = encode_images(paths, model, batch_size, pick=pick, detector=detector)
+    enc, no_face = encode_images(paths, model, batch_size, pick=pick, detector=detector, flip=flip)
     return enc, no_face, time.perf_counter() - t0
 
 
@@ -272,13 +277,18 @@ def main(argv=None) -> int:
         return 2
     paths, ia, ib = distinct_images(pairset, images)
     results = {}
+    from siamnet.cli_gallery import LFW_FLIP, LFW_PICK
+    from siamnet.faces.api import choices_of
+    from siamnet.faces.pairs import with_flip_average
+
+    pick = args.pick or LFW_PICK  # as `siamnet pairs` scores an LFW pairs.txt
+    flip = args.flip if args.flip is not None else (LFW_FLIP if pairset.folds >= 2 else None)
     for i, model in enumerate(models):
-        enc, missed, secs = run_siamnet(paths, model, args.batch_size, args.pick, args.detector)
+        enc, missed, secs = run_siamnet(paths, model, args.batch_size, pick, args.detector, flip)
         key = "siamnet" if i == 0 else f"siamnet {model.name}"
         results[key] = scores(enc, ia, ib, pairset, missed, secs, model)
-        from siamnet.faces.api import choices_of
-
-        results[key]["pick"], results[key]["detector"] = choices_of(model, args.pick, args.detector)
+        results[key]["pick"], results[key]["detector"] = choices_of(model, pick, args.detector)
+        results[key]["flip_average"] = with_flip_average(model, flip).kind.flip_average
     fr_note = None
     if args.only_siamnet:
         fr_note = "skipped (--only-siamnet)"

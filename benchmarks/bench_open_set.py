@@ -40,7 +40,7 @@ from PIL import Image
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("chips", type=Path)
-    ap.add_argument("--models", default="dlib-resnet,face-small")
+    ap.add_argument("--models", default="dlib-resnet")
     ap.add_argument("--identities", default="7450-7499")
     ap.add_argument("--enrolled", type=int, default=25)
     ap.add_argument("--shots", type=int, default=5)

@@ -43,7 +43,7 @@ def test_every_bundled_model_listed_once_with_its_kind():
     names = [c.name for c in cards]
     assert len(names) == len(set(names))
     kinds = {c.name: c.kind for c in cards}
-    assert kinds["omniglot"] == "glyph" and kinds["dlib-resnet"] == "face" and kinds["face-small"] == "face"
+    assert kinds["omniglot"] == "glyph" and kinds["dlib-resnet"] == "face"
     assert {"glyph", "face", "signature", "text"} <= set(kind_names())
 
 

@@ -88,6 +88,22 @@ def face_model(siamnet_cache, resnet_dat):
 
 
 @pytest.fixture(scope="session")
+def other_face_card(tmp_path_factory, face_model) -> Path:
+    """A second face model for the tests that need two (one face model is bundled): dlib-resnet's
+    card with mirror-image averaging, as the file ``dlib-resnet-flip.json``."""
+    import json
+
+    from siamnet.models import BUNDLED
+
+    raw = json.loads((BUNDLED / "dlib-resnet.json").read_text())
+    raw["name"] = "dlib-resnet-flip"
+    raw["input"]["flip_average"] = True
+    path = tmp_path_factory.mktemp("cards") / "dlib-resnet-flip.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+@pytest.fixture(scope="session")
 def lfw_dir(tmp_path_factory, people) -> Path:
     """The `people` crops copied into LFW's layout: DIR/Celeb_<id>/Celeb_<id>_000N.jpg."""
     import shutil

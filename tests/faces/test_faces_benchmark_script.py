@@ -32,7 +32,7 @@ def _chips_folder(celeba_chips, root, people: int, per_person: int = 4):
     return root
 
 
-def test_benchmark_script_on_tiny_pairs(face_model, lfw_dir, tmp_path, capsys, monkeypatch):
+def test_benchmark_script_on_tiny_pairs(face_model, other_face_card, lfw_dir, tmp_path, capsys, monkeypatch):
     counts = {p.name: len(list(p.glob("*.jpg"))) for p in lfw_dir.iterdir()}
     pairs = write_pairs(tmp_path / "p.txt", generate_pairs(counts, folds=2, per_fold=3, seed=5))
     bench = _load_script()
@@ -45,20 +45,24 @@ def test_benchmark_script_on_tiny_pairs(face_model, lfw_dir, tmp_path, capsys, m
     s = res["results"]["siamnet"]
     assert s["faces_per_second"] > 0 and 0.5 <= s["accuracy"] <= 1 and s["no_face"] == 0
     assert s["model"] == "dlib-resnet" and s["accuracy_at_0.6"] is not None
-    assert s["pick"] == "largest" and s["detector"] == "hog" and s["no_face_images"] == []
-    # every bundled face model on the same pairs, in the same run
+    assert s["pick"] == "centre" and s["detector"] == "hog" and s["no_face_images"] == []
+    assert s["flip_average"] is True  # as `siamnet pairs` scores a k-fold LFW pairs.txt
+    # every bundled face model on the same pairs, in the same run (one is bundled)
     assert bench.main(["--pairs", str(pairs), "--images", str(lfw_dir), "--models", "all"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["model"] for r in res["results"].values()] == ["dlib-resnet"]
+    # a model file beside it: pair decisions flipped between every two pipelines, each at its own k-fold τ
+    assert bench.main(["--pairs", str(pairs), "--images", str(lfw_dir), "--models",
+                       f"dlib-resnet,{other_face_card}"]) == 0
     out_all = capsys.readouterr().out
     res = json.loads(out_all.strip().splitlines()[-1])
-    assert [r["model"] for r in res["results"].values()] == ["dlib-resnet", "face-small"]
-    small = res["results"]["siamnet face-small"]
-    assert small["accuracy_at_0.6"] is None and small["card_threshold"] > 0.6  # not dlib's scale
-    assert 0 <= small["accuracy_at_card_threshold"] <= 1 and small["faces_per_second"] > 0
-    # pair decisions flipped between every two pipelines, each at its own k-fold τ
-    fl = res["flips"]["siamnet vs siamnet face-small"]
+    assert [r["model"] for r in res["results"].values()] == ["dlib-resnet", "dlib-resnet-flip"]
+    other = res["results"]["siamnet dlib-resnet-flip"]
+    assert 0 <= other["accuracy_at_card_threshold"] <= 1 and other["faces_per_second"] > 0
+    fl = res["flips"]["siamnet vs siamnet dlib-resnet-flip"]
     assert fl["flipped"] == fl["first_right"] + fl["second_right"] <= 12
     assert fl["no_face_only_first"] == fl["no_face_only_second"] == []
-    assert "flips siamnet vs siamnet face-small:" in out_all
+    assert "flips siamnet vs siamnet dlib-resnet-flip:" in out_all
     assert bench.main(["--pairs", str(pairs), "--images", str(lfw_dir), "--models", "nope"]) == 2
     assert "nope: no such model file, and not a bundled model" in capsys.readouterr().err
 
@@ -82,19 +86,20 @@ def test_open_set_benchmark_picks_a_stricter_identify_threshold(face_model, cele
     assert np.isfinite(res["identify_threshold"]) and res["identify_threshold"] > 0
 
 
-def test_pairsets_benchmark_compares_models_over_many_pair_files(face_model, celeba_chips, tmp_path, capsys):
+def test_pairsets_benchmark_compares_models_over_many_pair_files(face_model, other_face_card, celeba_chips,
+                                                                  tmp_path, capsys):
     """benchmarks/bench_face_pairsets.py on a few real chips: every model scored on every drawn
     pair file, and the second model compared with the first file by file."""
     chips = _chips_folder(celeba_chips, tmp_path / "chips", 8)
     bench = _load_script("bench_face_pairsets")
-    assert bench.main([str(chips), "--models", "dlib-resnet,face-small", "--identities", "9000-9007",
+    assert bench.main([str(chips), "--models", f"dlib-resnet,{other_face_card}", "--identities", "9000-9007",
                        "--sets", "3", "--folds", "2", "--per-fold", "3"]) == 0
     out = capsys.readouterr().out
     res = json.loads(out.strip().splitlines()[-1])
     assert res["sets"] == 3 and len(res["seeds"]) == 3 and res["people"] == 8
     r = res["results"]["dlib-resnet"]
     assert len(r["accuracy_per_set"]) == 3 and 0.5 <= r["accuracy_mean"] <= 1 and 0.5 <= r["auc_mean"] <= 1
-    vs = res["results"]["face-small"]["vs_dlib-resnet"]
+    vs = res["results"]["dlib-resnet-flip"]["vs_dlib-resnet"]
     assert vs["wins"] + vs["ties"] + vs["losses"] == 3 and "won/tied/lost" in out
     # too few people for the folds: a clear message and exit code 2
     assert bench.main([str(chips), "--identities", "9000-9001", "--folds", "2"]) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -92,7 +93,7 @@ def test_enroll_identify_people(face_model, people, tmp_path, capsys):
     assert code == 2 and "none.db: gallery not found" in err
 
 
-def test_identify_a_photo_without_a_face_exits_2(face_model, people, tmp_path, capsys):
+def test_identify_a_photo_without_a_face_exits_2(face_model, other_face_card, people, tmp_path, capsys):
     """The other photos are still answered; the faceless one is named and the exit is 2."""
     ada = next(iter(people.values()))
     g = tmp_path / "g.db"
@@ -107,9 +108,9 @@ def test_identify_a_photo_without_a_face_exits_2(face_model, people, tmp_path, c
     code, out, err = run(capsys, "identify", "--gallery", g, wall)
     assert code == 2 and "(no face)" in out and f"{wall}: no face detected" in err
     # a model the gallery's people were not enrolled with is refused, not "unknown" for all
-    code, out, err = run(capsys, "identify", "--gallery", g, ada[4], "--model", "face-small")
-    assert code == 2 and "enrolled with dlib-resnet (1 people), not with face-small" in err
-    code, out, err = run(capsys, "enroll", "--gallery", g, "Bob", ada[3], "--model", "face-small")
+    code, out, err = run(capsys, "identify", "--gallery", g, ada[4], "--model", other_face_card)
+    assert code == 2 and "enrolled with dlib-resnet (1 people), not with dlib-resnet-flip" in err
+    code, out, err = run(capsys, "enroll", "--gallery", g, "Bob", ada[3], "--model", other_face_card)
     assert code == 2 and "'Bob' was not enrolled" in err
     assert [p["name"] for p in last_json(run(capsys, "people", "--gallery", g, "--json")[1])
             ["people"]] == ["Ada"]
@@ -146,14 +147,14 @@ def pair_file(lfw_dir, tmp_path):
 
 
 def test_pairs_report(face_model, lfw_dir, pair_file, tmp_path, capsys, monkeypatch):
-    import siamnet.faces.api as api_module
+    from siamnet.faces.detect import FacePipeline
 
     calls = []
-    real = api_module.subject_chip
-    monkeypatch.setattr(api_module, "subject_chip",
-                        lambda rgb, size, pick, detector: calls.append(pick) or real(rgb, size, pick, detector))
+    real = FacePipeline.centred_face
+    monkeypatch.setattr(FacePipeline, "centred_face",
+                        lambda self, rgb, pick=None: calls.append(pick) or real(self, rgb, pick))
     code, out, _ = run(capsys, "pairs", "--pairs", pair_file, "--images", lfw_dir, "--json",
-                       "--plot", tmp_path / "roc.png", "--workers", "2")
+                       "--plot", tmp_path / "roc.png", "--workers", "2", "--scores", tmp_path / "s.tsv")
     res = last_json(out)
     assert code == 0
     for key in ("accuracy", "accuracy_std", "auc", "eer", "pairs", "no_face", "seconds",
@@ -164,17 +165,25 @@ def test_pairs_report(face_model, lfw_dir, pair_file, tmp_path, capsys, monkeypa
     assert len(calls) == res["images"] <= 30  # each distinct image encoded once
     # LFW's photos are centred on their subject: its protocol picks the centre face by default
     assert set(calls) == {"centre"} and res["pick"] == "centre" and res["detector"] == "hog"
+    assert res["flip_average"] is True and "card_threshold_note" in res  # 10-fold: mirror-averaged
     assert (tmp_path / "roc.png").stat().st_size > 1000
+    # --scores: one line per pair in file order, the distance then P(same)
+    lines = (tmp_path / "s.tsv").read_text().splitlines()
+    assert res["scores"] == str(tmp_path / "s.tsv") and len(lines) == res["pairs"]
+    dist = [float(line.split("\t")[0]) for line in lines]
+    assert all(len(line.split("\t")) == 2 for line in lines) and min(dist) >= 0
     code, out, _ = run(capsys, "pairs", "--pairs", pair_file, "--images", lfw_dir)
-    assert code == 0 and "accuracy" in out and "images/s" in out and "centre crop" in out
+    assert code == 0 and "accuracy" in out and "images/s" in out and "central box" in out
     assert "face picked" in out and "centre" in out
     calls.clear()
-    code, out, _ = run(capsys, "pairs", "--pairs", pair_file, "--images", lfw_dir, "--pick", "largest", "--json")
+    code, out, _ = run(capsys, "pairs", "--pairs", pair_file, "--images", lfw_dir, "--pick", "largest", "--json",
+                       "--no-flip")
     res = last_json(out)  # one face per crop: the same pairs, decided the same way
     assert code == 0 and set(calls) == {"largest"} and res["pick"] == "largest" and res["accuracy"] >= 0.9
+    assert res["flip_average"] is False and "card_threshold_note" not in res
 
 
-def test_pairs_no_face_uses_centre_crop(face_model, lfw_dir, tmp_path, capsys):
+def test_pairs_no_face_uses_central_box(face_model, lfw_dir, tmp_path, capsys):
     images = tmp_path / "imgs"
     shutil.copytree(lfw_dir, images)
     a, b = sorted(p.name for p in images.iterdir())[:2]
@@ -184,8 +193,27 @@ def test_pairs_no_face_uses_centre_crop(face_model, lfw_dir, tmp_path, capsys):
                        "--json")
     res = last_json(out)
     assert code == 0 and res["view"] == "View 1" and res["accuracy_std"] is None
+    assert res["flip_average"] is False  # one fold, scored at the card's τ: the card's encodings
     assert res["no_face"] == 1 and res["no_face_images"] == [f"{a}/{a}_0005.jpg"]
-    assert "centre crop" in res["no_face_handling"] and res["images"] == 6
+    assert "central box" in res["no_face_handling"] and res["images"] == 6
+
+
+def test_centred_crop_ignores_a_bystander(lfw_dir):
+    """In a face-centred crop, a face far from the middle is not the subject: the chip is cut
+    from the central box instead, and the photo counts as one without the subject's face."""
+    from siamnet.faces.detect import CENTRED_MAX_OFFSET, FacePipeline, centre_box, load_image, off_centre
+
+    photo = load_image(sorted(lfw_dir.rglob("*.jpg"))[0])
+    pipe = FacePipeline()
+    face, found = pipe.centred_face(photo)
+    assert found and off_centre(face.box, photo.shape) <= CENTRED_MAX_OFFSET
+    canvas = np.full_like(photo, 120)  # the same face, shrunk into the top-left corner
+    small = np.asarray(Image.fromarray(photo).resize((photo.shape[1] // 2, photo.shape[0] // 2)))
+    canvas[:small.shape[0], :small.shape[1]] = small
+    boxes = pipe.detect(canvas)
+    assert boxes and off_centre(boxes[0], canvas.shape) > CENTRED_MAX_OFFSET
+    face, found = pipe.centred_face(canvas)
+    assert not found and face.box == centre_box(canvas.shape) and face.chip.shape == (150, 150, 3)
 
 
 def test_pairs_errors(face_model, lfw_dir, tmp_path, capsys):
@@ -201,6 +229,11 @@ def test_pairs_errors(face_model, lfw_dir, tmp_path, capsys):
     code, _, err = run(capsys, "pairs", "--pairs", tmp_path / "ghost.txt", "--images",
                        tmp_path / "nowhere")
     assert code == 2 and "nowhere: image folder not found" in err
+    # the face-photo options of LFW's protocol are refused on a generic pair list, not ignored
+    (tmp_path / "list.tsv").write_text("a.jpg\tb.jpg\t1\n")
+    code, _, err = run(capsys, "pairs", "--pairs", tmp_path / "list.tsv", "--images", lfw_dir, "--no-flip",
+                       "--pick", "centre")
+    assert code == 2 and "--pick, --flip apply to LFW pair files" in err
 
 
 def test_calibrate_then_verify(face_model, people, lfw_dir, pair_file, tmp_path, capsys):

@@ -94,13 +94,12 @@ def test_bundled_face_models_load_and_encode(siamnet_cache, celeba_chips):
     from siamnet.faces.models import list_face_models, load_face_model
 
     names = {c.name for c in list_face_models()}
-    assert {"dlib-resnet", "face-small"} <= names
-    assert "face-siamese" not in names  # retired: it did not beat dlib-resnet on real-world pairs
-    for name in ("face-small",):
-        model = load_face_model(name)
-        assert model.card.terms and "non-commercial" in model.card.terms  # CelebA's terms travel with it
-        enc = model.encode_items(celeba_chips[0][:2])
-        assert enc.shape == (2, 128) and np.isfinite(enc).all()
+    assert "dlib-resnet" in names
+    # retired (issue 16): face-siamese did not beat dlib-resnet on real-world pairs, face-small
+    # (from scratch, 83-84 %) is far below face_recognition on the same pairs
+    assert "face-siamese" not in names and "face-small" not in names
+    enc = load_face_model("dlib-resnet").encode_items(celeba_chips[0][:2])
+    assert enc.shape == (2, 128) and np.isfinite(enc).all()
 
 
 def test_finetune_dlib_resnet_with_siamnet_train(tmp_path, siamnet_cache, celeba_chips):

@@ -42,14 +42,11 @@ from siamnet.faces.detect import (
     FacePipeline,
     check_detector,
     check_pick,
+    centre_box,
     pick_box,
 )
 from siamnet.faces.models import DEFAULT_MODEL, load_face_model
 
-#: side of the centre square (fraction of the shorter image side) used by :func:`centre_chip`;
-#: chosen on 48 LFW-style celeba_faces crops with a detected face, where the centre-crop
-#: encoding lay closest to the aligned-chip encoding (median distance 0.26; tried 0.45-0.8)
-CENTRE_CROP_FRACTION = 0.55
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -189,18 +186,15 @@ def subject_chip(rgb: np.ndarray, chip_size: int = 150, pick: str = "largest",
     return None if face is None else face.chip
 
 
-def centre_chip(rgb: np.ndarray, chip_size: int = 150,
-                fraction: float = CENTRE_CROP_FRACTION) -> np.ndarray:
-    """A square centre crop (``fraction`` of the shorter side) resized to the chip size: the
-    stand-in for an aligned chip when no face is detected in an already-cropped face photo
-    (LFW-style 250x250 crops, where the face sits in the middle)."""
-    from PIL import Image
-
-    h, w = rgb.shape[:2]
-    side = max(1, round(min(h, w) * fraction))
-    top, left = (h - side) // 2, (w - side) // 2
-    crop = Image.fromarray(rgb[top:top + side, left:left + side])
-    return np.asarray(crop.resize((chip_size, chip_size), Image.BILINEAR), dtype=np.uint8)
+def centre_chip(rgb: np.ndarray, chip_size: int = 150) -> np.ndarray:
+    """The stand-in for a detected face in a face-centred crop (LFW-style 250x250 photos, cut
+    around a detection expanded 2.2x) where none is found: dlib's landmarks located inside the
+    central box (:func:`~siamnet.faces.detect.centre_box`, 1/2.2 of the shorter side) and the
+    usual aligned chip cut from them.  On 2,000 validation pairs with every photo encoded this
+    way, dlib-resnet scored 96.00 % (detected faces: 95.95 %; the unaligned centre crop used
+    before: 92.65 %)."""
+    pipe = _pipeline(chip_size)
+    return pipe.aligner.align(np.ascontiguousarray(rgb, dtype=np.uint8), centre_box(rgb.shape)).chip
 
 
 # -- encodings -----------------------------------------------------------------------------
@@ -240,19 +234,22 @@ def default_workers() -> int:
 
 
 def iter_chips(images: Sequence[ImageInput], chip_size: int = 150, workers: int | None = None,
-               chunk: int = 32, fallback: bool = False, pick: str = "largest",
+               chunk: int = 32, centred: bool = False, pick: str = "largest",
                detector: str = "hog"):
     """Yield ``(chip or None, face_found)`` per image, in order, preparing ``chunk`` images at
     a time on ``workers`` threads (load, detect, align), the subject chosen by ``pick``.  With
-    ``fallback``, an image without a face yields its :func:`centre_chip` and
+    ``centred`` the images are face-centred crops (LFW-style): a face far from the centre is
+    not taken for the subject, and an image without a subject's face yields the chip aligned in
+    its central box (:meth:`~siamnet.faces.detect.FacePipeline.centred_face`) with
     ``face_found=False``.  Errors name the image."""
     check_pick(pick), check_detector(detector)
 
     def job(image):
         rgb = load(image)
+        if centred:
+            face, found = _pipeline(chip_size, detector).centred_face(rgb, pick)
+            return face.chip, found
         chip = subject_chip(rgb, chip_size, pick, detector)
-        if chip is None and fallback:
-            return centre_chip(rgb, chip_size), False
         return chip, chip is not None
 
     workers = default_workers() if workers is None else max(1, workers)

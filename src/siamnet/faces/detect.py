@@ -218,6 +218,31 @@ def pick_box(boxes: list[FaceBox], shape: tuple[int, ...], pick: str = "largest"
     return min(boxes, key=lambda b: (off_centre(b), -b.area))
 
 
+#: a face-centred crop (LFW: a 250x250 photo cut around a face detection expanded 2.2x in each
+#: dimension) holds its subject's face in the central square of this fraction of its shorter side
+CENTRE_BOX_FRACTION = 1 / 2.2
+#: in a face-centred crop, a face whose box centre lies farther from the photo's centre than this
+#: fraction of the photo's longer side is not the subject (a bystander); on 822 validation crops
+#: the subject's HOG box centre was within 0.05 of it in 99 % of photos (median 0.018)
+CENTRED_MAX_OFFSET = 0.15
+
+
+def centre_box(shape: tuple[int, ...], fraction: float = CENTRE_BOX_FRACTION) -> FaceBox:
+    """The central square of a face-centred crop of ``shape`` (H, W, ...), as a face box."""
+    h, w = shape[:2]
+    side = max(1, round(min(h, w) * fraction))
+    left, top = (w - side) // 2, (h - side) // 2
+    return FaceBox(left, top, left + side, top + side)
+
+
+def off_centre(box: FaceBox, shape: tuple[int, ...]) -> float:
+    """Distance of the box centre from the photo's centre, as a fraction of its longer side."""
+    h, w = shape[:2]
+    dx = (box.left + box.right) / 2 - w / 2
+    dy = (box.top + box.bottom) / 2 - h / 2
+    return float(np.hypot(dx, dy)) / max(h, w, 1)
+
+
 #: photos larger than this (longer side, pixels) are downscaled for detection only
 MAX_DETECT_SIDE = 1024
 #: when nothing is found on a detection image no larger than this, the pipeline's more
@@ -300,6 +325,17 @@ class FacePipeline:
         when there is no face."""
         box = pick_box(self.detect(rgb), rgb.shape, self.pick if pick is None else pick)
         return None if box is None else self.aligner.align(rgb, box)
+
+    def centred_face(self, rgb: np.ndarray, pick: str | None = None,
+                     max_offset: float = CENTRED_MAX_OFFSET) -> tuple[AlignedFace, bool]:
+        """(the subject's aligned face, detected?) in a face-centred crop (LFW-style): the face
+        chosen by ``pick`` when its centre lies within ``max_offset`` of the photo's centre;
+        otherwise (no face, or only bystanders) the face is aligned in the central box
+        (:func:`centre_box`: dlib's landmarks are found inside it as inside a detection)."""
+        box = pick_box(self.detect(rgb), rgb.shape, self.pick if pick is None else pick)
+        if box is not None and off_centre(box, rgb.shape) <= max_offset:
+            return self.aligner.align(rgb, box), True
+        return self.aligner.align(rgb, centre_box(rgb.shape)), False
 
     def chip_from_file(self, path: str | Path, pick: str | None = None) -> np.ndarray | None:
         face = self.face(load_image(path), pick)

@@ -8,9 +8,9 @@ Pair files (``pairs.txt``, ``pairsDevTest.txt``):
 
 Image ``n`` of ``name`` is ``IMAGES/name/name_NNNN.jpg`` (n zero-padded to 4 digits).
 
-:func:`evaluate_pairs` encodes every distinct image once (largest face; when none is
-detected, a centre crop of the photo resized to the chip — LFW images are face-centred
-crops — and says so), then reports k-fold accuracy (threshold fit by best accuracy on the
+:func:`evaluate_pairs` encodes every distinct image once (the subject's face; LFW images are
+face-centred crops, so a face far from the centre is a bystander, and where no face is found
+near the centre the face is aligned in the central box — and the report says how many), then reports k-fold accuracy (threshold fit by best accuracy on the
 other folds, applied to the held-out fold), ROC AUC, EER and TAR at a FAR.
 """
 
@@ -32,7 +32,8 @@ from siamnet.evaluate.verification import (
     threshold_at_far,
     verification_report,
 )
-from siamnet.faces.api import CENTRE_CROP_FRACTION, iter_chips
+from siamnet.faces.api import iter_chips
+from siamnet.faces.detect import CENTRED_MAX_OFFSET
 from siamnet.faces.models import FaceModel, load_face_model
 
 
@@ -194,15 +195,33 @@ def generate_pairs(counts: dict[str, int], folds: int, per_fold: int, seed: int 
 # -- evaluation ----------------------------------------------------------------------------
 
 
+def with_flip_average(model: FaceModel, flip: bool | None) -> FaceModel:
+    """``model`` itself, or (``flip`` given and not the card's setting) a twin sharing its
+    encoder whose kind does or does not average each chip's encoding with its mirror image's."""
+    if flip is None or bool(flip) == model.kind.flip_average:
+        return model
+    import copy
+
+    twin, kind = copy.copy(model), copy.copy(model.kind)
+    kind.flip_average = bool(flip)
+    kind.settings = {**model.kind.settings, "flip_average": bool(flip)}
+    twin.kind = kind
+    return twin
+
+
 def encode_images(paths: list[Path], model: FaceModel, batch_size: int = 32,
                   progress: Callable[[int], None] | None = None, workers: int | None = None,
-                  pick: str | None = None, detector: str | None = None
+                  pick: str | None = None, detector: str | None = None, flip: bool | None = None
                   ) -> tuple[np.ndarray, list[int]]:
     """Encode each image's subject (``pick``/``detector``: given, else the card's ``input``
-    settings); where no face is detected, encode a centre crop.
+    settings); where no face is detected near the centre, the face aligned in the central box
+    (:func:`siamnet.faces.api.iter_chips` with ``centred``).
+
+    ``flip`` (None: the card's) averages each chip's encoding with its mirror image's.
 
     Returns (encodings (N, D), indices of the images without a detected face).
     """
+    model = with_flip_average(model, flip)
     out = np.zeros((len(paths), model.card.embedding_dim), np.float32)
     no_face: list[int] = []
     batch: list[tuple[int, np.ndarray]] = []
@@ -218,7 +237,7 @@ def encode_images(paths: list[Path], model: FaceModel, batch_size: int = 32,
     from siamnet.faces.api import choices_of
 
     pick, detector = choices_of(model, pick, detector)
-    chips = iter_chips(paths, model.kind.chip, workers, chunk=batch_size, fallback=True, pick=pick,
+    chips = iter_chips(paths, model.kind.chip, workers, chunk=batch_size, centred=True, pick=pick,
                        detector=detector)
     for i, (chip, found) in enumerate(chips):
         if not found:
@@ -233,9 +252,9 @@ def encode_images(paths: list[Path], model: FaceModel, batch_size: int = 32,
 def pair_distances(pairset: PairSet, images: str | Path, model: str | Path | FaceModel,
                    batch_size: int = 32, progress: Callable[[int], None] | None = None,
                    workers: int | None = None, pick: str | None = None,
-                   detector: str | None = None) -> tuple[np.ndarray, dict]:
+                   detector: str | None = None, flip: bool | None = None) -> tuple[np.ndarray, dict]:
     """Distances of every pair (each distinct image encoded once) and facts about the run;
-    ``pick``/``detector`` override the card's (see :func:`encode_images`)."""
+    ``pick``/``detector``/``flip`` override the card's (see :func:`encode_images`)."""
     model = load_face_model(model)
     images = Path(images)
     if not images.is_dir():
@@ -251,7 +270,7 @@ def pair_distances(pairset: PairSet, images: str | Path, model: str | Path | Fac
                 index[(name, n)] = len(paths)
                 paths.append(path)
     start = time.perf_counter()
-    enc, no_face = encode_images(paths, model, batch_size, progress, workers, pick, detector)
+    enc, no_face = encode_images(paths, model, batch_size, progress, workers, pick, detector, flip)
     seconds = time.perf_counter() - start
     ia = np.array([index[(p.name_a, p.n_a)] for p in pairset.pairs])
     ib = np.array([index[(p.name_b, p.n_b)] for p in pairset.pairs])
@@ -259,29 +278,32 @@ def pair_distances(pairset: PairSet, images: str | Path, model: str | Path | Fac
     from siamnet.faces.api import choices_of
 
     pick, detector = choices_of(model, pick, detector)
-    facts = {"images": len(paths), "pick": pick, "detector": detector, "no_face": len(no_face),
+    facts = {"images": len(paths), "pick": pick, "detector": detector,
+             "flip_average": with_flip_average(model, flip).kind.flip_average, "no_face": len(no_face),
              "no_face_images": [str(paths[i].relative_to(images)) for i in no_face],
              "seconds": seconds, "images_per_second": len(paths) / seconds if seconds else None}
     return d, facts
 
 
-NO_FACE_HANDLING = (f"no face detected: a centre crop ({CENTRE_CROP_FRACTION:.0%} of the "
-                    "shorter side) resized to the chip is encoded instead")
+NO_FACE_HANDLING = ("no face detected within "
+                    f"{CENTRED_MAX_OFFSET:.0%} of the photo's size from its centre (the photos are "
+                    "face-centred crops): the face is aligned in the central box (1/2.2 of the "
+                    "shorter side, LFW's crop) and encoded")
 
 
 def evaluate_pairs(pairset: PairSet, images: str | Path, model: str | Path | FaceModel,
                    far: float = 1e-3, batch_size: int = 32,
                    progress: Callable[[int], None] | None = None, workers: int | None = None,
-                   pick: str | None = None, detector: str | None = None
+                   pick: str | None = None, detector: str | None = None, flip: bool | None = None
                    ) -> tuple[dict, tuple, np.ndarray]:
     """The LFW protocol on ``pairset``.  Returns (report, (fpr, tpr), distances): the ROC for
-    plotting and each pair's distance, in file order.  ``pick``/``detector`` override the
-    card's (:func:`encode_images`)."""
+    plotting and each pair's distance, in file order.  ``pick``/``detector``/``flip`` override
+    the card's (:func:`encode_images`)."""
     model = load_face_model(model)
     same = pairset.same
     if same.all() or not same.any():
         raise DataError(f"{pairset.source}: needs both matched and mismatched pairs")
-    d, facts = pair_distances(pairset, images, model, batch_size, progress, workers, pick, detector)
+    d, facts = pair_distances(pairset, images, model, batch_size, progress, workers, pick, detector, flip)
     scores = -d
     report = verification_report(scores, same, far=far)
     tau = float(model.card.threshold)
@@ -300,6 +322,10 @@ def evaluate_pairs(pairset: PairSet, images: str | Path, model: str | Path | Fac
     else:
         res.update(accuracy=at_card, accuracy_std=None,
                    accuracy_protocol="one fold (View 1): accuracy at the card's threshold")
+    if facts["flip_average"] != model.kind.flip_average:
+        res["card_threshold_note"] = ("the card's τ was calibrated on encodings "
+                                      f"{'with' if model.kind.flip_average else 'without'} mirror-image averaging; "
+                                      "these pairs were encoded the other way")
     res.update(card_threshold=tau, accuracy_at_card_threshold=at_card, auc=report["auc"],
                eer=report["eer"], far=far, tar_at_far=report["tar_at_far"], **facts,
                no_face_handling=NO_FACE_HANDLING)
