@@ -1,6 +1,6 @@
 """Is one face model better than another, or did the pair file happen to favour it?
 
-    python benchmarks/bench_face_pairsets.py CHIPS [--models dlib-resnet,face-small]
+    python benchmarks/bench_face_pairsets.py CHIPS [--models dlib-resnet,OTHER_CARD.json]
         [--identities 7450-7499] [--sets 20] [--folds 10] [--per-fold 300] [--seed 0]
 
 One LFW-style pairs file (10 folds x 300 matched + 300 mismatched) is a sample: on our

@@ -13,7 +13,7 @@ cut once per (image, box) and encoded once per view (plain, mirror, ``--jitters`
 accuracy (τ fit on the other folds), AUC, no-face count, and how many pair decisions (at each
 combination's own fold thresholds) differ from the default pipeline's.
 
-Models: dlib-resnet (every combination), others such as face-small (their card's views, on
+Models: dlib-resnet (every combination), others such as a card file (their card's views, on
 the chips of each detector / pick choice).  ``--raw`` also counts faces HOG and CNN find in the
 raw CelebA photos and where largest and centre disagree.  Prints a table and one JSON line.
 """

@@ -1,7 +1,7 @@
 """siamnet's face pipeline vs face_recognition on the same images and pairs, one run.
 
     PYTHONPATH=src python benchmarks/bench_faces_vs_face_recognition.py --pairs PAIRS --images DIR \
-        [--models dlib-resnet,face-small | --models all]
+        [--models dlib-resnet,OTHER_CARD.json | --models all]
     PYTHONPATH=src python benchmarks/bench_faces_vs_face_recognition.py --celeba \
         [--identities 7450-7499] [--folds 10] [--per-fold 100] [--workdir DIR]
 
@@ -60,6 +60,10 @@ Measured again (2026-12-01, issue 16) on the same 2,000 pairs, ``--models all --
 shared with five other jobs: dlib-resnet 95.95 ± 3.85 %, face-small 83.15 %, face_recognition
 95.95 ± 3.80 %; 9.33 / 5.91 vs 3.50 photos/s; no face in 1 vs 13 photos; 2 pair decisions flipped
 between siamnet and face_recognition, both on photos only siamnet found a face in (one right each).
+With the LFW protocol's defaults of stop 19 (bystander gate, central-box alignment, mirror
+averaging; one bundled face model), same pairs, ``--models all --threads 1``, 2-core CPU shared
+with two training jobs: dlib-resnet 96.25 ± 3.82 %, face_recognition 95.90 ± 3.82 %; 11.10 vs
+4.25 faces/s; 19 decisions flipped, siamnet right on 13.
 docs/faces-pipeline.md has the full output and what each pipeline choice measured.
 """
 

@@ -1,6 +1,6 @@
 """Open-set identification: with N people enrolled, are strangers reported "unknown"?
 
-    python benchmarks/bench_open_set.py CHIPS [--models dlib-resnet,face-small]
+    python benchmarks/bench_open_set.py CHIPS [--models dlib-resnet,OTHER_CARD.json]
         [--identities 7450-7499] [--enrolled 25] [--shots 5] [--seed 0]
 
 CHIPS is a folder of aligned chips by person (``scripts/prepare_face_chips.py``), e.g.
