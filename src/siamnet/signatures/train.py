@@ -114,10 +114,15 @@ def parse_args(argv=None):
     ap.add_argument("--freeze", type=int, default=5,
                     help="lite0-sig: the stem and this many first blocks stay as ImageNet trained them "
                          "(weights and batch-norm statistics); -1: train everything")
-    ap.add_argument("--head-init", choices=("random", "center"), default="center",
-                    help="lite0-sig: start the head as random, or as the centring map (subtract the training images' "
-                         "mean pooled feature, rotate orthonormally into 128 numbers); with --epochs 0 the centred "
-                         "ImageNet features are the model")
+    ap.add_argument("--head-init", choices=("random", "center", "pca"), default="center",
+                    help="lite0-sig: start the head as random, as the centring map (subtract the training images' "
+                         "mean pooled feature, rotate orthonormally into 128 numbers), or as the PCA map (centre, "
+                         "weigh each pooled part alike, project onto the training images' 128 principal axes; "
+                         "needed when the pooled vector has more than 128 numbers); with --epochs 0 that is the model")
+    ap.add_argument("--scales", default="1",
+                    help="lite0-sig: canvas scales each run through the trunk (e.g. 0.8,1,1.4); default one pass")
+    ap.add_argument("--grids", default="1x1",
+                    help="lite0-sig: pooling grids over each trunk map (e.g. 1x1,2x2); default global average")
     ap.add_argument("--aux-writer", type=float, default=0.0,
                     help="weight of an auxiliary softmax over the training writers (genuine signatures) on the "
                          "encoding, SigNet-F style; 0 = off")
@@ -227,15 +232,26 @@ def build_objective(name: str, margin: float | None, embedding_dim: int, distanc
 
 @torch.no_grad()
 def pooled_mean(encoder, images: torch.Tensor, device, batch: int = 64) -> torch.Tensor:
-    """The mean average-pooled trunk feature of ``images`` (uint8 canvases), batch norm in eval mode."""
+    """The mean pooled trunk feature of ``images`` (uint8 canvases), batch norm in eval mode."""
     was = encoder.training
     encoder.eval()
     total = None
     for i in range(0, len(images), batch):
-        y = encoder.trunk(images[i:i + batch].to(device).float().div_(255.0)).mean((2, 3)).sum(0).double()
+        y = encoder.pooled(images[i:i + batch].to(device).float().div_(255.0)).sum(0).double()
         total = y if total is None else total + y
     encoder.train(was)
     return (total / len(images)).cpu()
+
+
+@torch.no_grad()
+def pooled_features(encoder, images: torch.Tensor, device, batch: int = 64) -> torch.Tensor:
+    """The pooled trunk vector of every one of ``images`` (uint8 canvases), batch norm in eval mode."""
+    was = encoder.training
+    encoder.eval()
+    out = [encoder.pooled(images[i:i + batch].to(device).float().div_(255.0)).cpu()
+           for i in range(0, len(images), batch)]
+    encoder.train(was)
+    return torch.cat(out)
 
 
 def git_state(repo: Path) -> tuple[str, bool]:
@@ -299,15 +315,24 @@ def main(argv=None) -> int:
             encoder_args["grid"] = [int(v) for v in args.grid.lower().split("x")]
     else:
         encoder_args["blocks"] = args.blocks
+        scales = [float(v) for v in args.scales.split(",")]
+        grids = [[int(v) for v in g.lower().split("x")] for g in args.grids.split(",")]
+        if scales != [1.0]:  # (the defaults stay out of the card: older cards have neither)
+            encoder_args["scales"] = scales
+        if grids != [[1, 1]]:
+            encoder_args["grids"] = grids
     encoder = build_encoder(args.encoder, **encoder_args)
     encoder.to(device)
     center_seconds = 0.0
     if args.encoder == "lite0-sig":
         encoder.load_imagenet()
         encoder.freeze(args.freeze)
-        if args.head_init == "center":
+        if args.head_init in ("center", "pca"):
             t0 = time.perf_counter()
-            encoder.center(pooled_mean(encoder, x_train, device), gen)
+            if args.head_init == "center":
+                encoder.center(pooled_mean(encoder, x_train, device), gen)
+            else:
+                encoder.fit_pca(pooled_features(encoder, x_train, device))
             center_seconds = time.perf_counter() - t0
     miner, loss_fn, head = build_objective(args.objective, args.margin, 128, args.triplet_distance)
     # SigNet-F style auxiliary heads on the encoding: which training writer (genuine only), forged or not
@@ -463,7 +488,10 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
                                   "'threshold' (the 1:1 pairs' τ) for other K. benchmarks/bench_signatures.py "
                                   "measures all three rules for K = 1, 3, 5"},
         "objective": (args.objective if row["epoch"] > 0 else
-                      "none: ImageNet features centred on the training images' mean (no gradient step)"),
+                      "none: ImageNet features centred on the training images' mean (no gradient step)"
+                      if args.head_init != "pca" else
+                      "none: a multi-scale pyramid of ImageNet features, centred, each part weighed alike and "
+                      "projected onto the training images' principal axes (no gradient step)"),
         "data": {"train": f"BHSig260-Bengali writers {args.train_writers} (genuine + skilled forgeries)"
                           + (f"; sign_data (SigComp 2011 Dutch) signers {args.sign_data_train}" if args.sign_data_train else ""),
                  "validation": f"BHSig260-Bengali writers {args.val_writers}; sign_data signers "
