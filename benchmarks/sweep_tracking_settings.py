@@ -23,6 +23,9 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="tracker")
     p.add_argument("--sequences", type=Path, default=Path(os.environ.get("SIAMNET_DATA", "../shared/datasets")) / "tracking")
     p.add_argument("--only", required=True, help="comma-separated sequence names")
+    p.add_argument("--groups", default="", help="NAME=seq,seq;NAME=seq,... : also the overall AUC of each group "
+                   "(e.g. train=...;val=...)")
+    p.add_argument("--log", type=Path, help="append one JSON line per setting (per-sequence AUCs, per-frame IoUs)")
     p.add_argument("settings", nargs="*", default=["{}"])
     args = p.parse_args(argv)
     import torch
@@ -30,11 +33,13 @@ def main(argv=None) -> int:
     from siamnet.track import load_tracker
     from siamnet.track.evaluate import evaluate, siamnet_run
     from siamnet.track.frames import load_sequence
+    from siamnet.track.metrics import overall
     from siamnet.track.tracker import Tracker
 
     torch.set_num_threads(1)
     base = load_tracker(args.model)
     names = args.only.split(",")
+    groups = {g.split("=")[0]: g.split("=")[1].split(",") for g in args.groups.split(";") if g}
     loaded = {n: load_sequence(args.sequences / n) for n in names}
     for cfg in map(json.loads, args.settings):
         t = Tracker(base.net, {**base.settings, **cfg}, base.threshold, base.card)
@@ -46,7 +51,14 @@ def main(argv=None) -> int:
             ok = np.isfinite(g).all(1)
             ratios.append(float(np.median(np.sqrt(b[ok, 2] * b[ok, 3] / (g[ok, 2] * g[ok, 3])))))
         o = res["overall"]
+        grp = {g: overall({n: res["sequences"][n] for n in seqs})["auc"] for g, seqs in groups.items()}
+        if args.log:
+            with open(args.log, "a") as fh:
+                fh.write(json.dumps({"settings": cfg, "auc": o["auc"], "fps": o["fps"], "groups": grp,
+                                     "sequences": {n: res["sequences"][n]["auc"] for n in names},
+                                     "ious": {n: res["sequences"][n]["ious"] for n in names}}) + "\n")
         print(f"{json.dumps(cfg)}  AUC {o['auc']:.3f}  P@20 {o['precision20']:.3f}  fps {o['fps']:.1f}  "
+              + "".join(f"{g} {a:.3f}  " for g, a in grp.items())
               + " ".join(f"{n}={res['sequences'][n]['auc']:.3f}" for n in names)
               + "  size ratio " + " ".join(f"{r:.2f}" for r in ratios), flush=True)
     return 0
