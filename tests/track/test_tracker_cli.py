@@ -227,3 +227,8 @@ def test_without_update_the_kernel_is_frame_zeros(tracker):
     for f in frames[1:]:
         t.update(f)
     assert t.updates == 0 and torch.equal(t.kernel, k0)
+
+
+def test_an_unknown_update_is_a_model_error(tracker):
+    with pytest.raises(ModelError, match="update 'feature'"):
+        _with(tracker, update="feature")

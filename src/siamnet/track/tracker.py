@@ -31,7 +31,8 @@ fresh exemplar crop at the new box (one more encoder pass, on a 127-px crop).  O
 tracked with confidence ≥ ``update_min_confidence``, the running kernel learns it,
 k_t ← (1 − η)·k_t + η·k_new, and the next frame correlates with k = λ·k0 + (1 − λ)·k_t: the
 anchor λ on frame 0 keeps a slow drift onto background from taking over (the linear update of
-DaSiamRPN / UpdateNet's baseline).  The confidence stays relative to frame 0's own match.
+DaSiamRPN / UpdateNet's baseline).  The confidence stays relative to frame 0's own match.  (With
+``scale_mode: "exemplar"`` the per-scale kernels of frame 0 are used and the update has no effect.)
 """
 
 from __future__ import annotations
@@ -45,12 +46,15 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from .card import DEFAULT_INPUT, load_net, read_card, resolve
 from .crops import context_size, crop, to_tensor
 from .frames import check_box
 from .model import SiamFC, xcorr
 from .scale import ScaleFilter
+
+
+UPDATES = ("none", "features", "exemplar")  # the exemplar kernel's update (``update``)
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
@@ -120,6 +124,9 @@ class Tracker:
 
     def __post_init__(self):
         self.settings = {**DEFAULT_INPUT, **self.settings}
+        if self.settings["update"] not in UPDATES:
+            raise ModelError(f"{self.card.get('name', 'tracker')}: input update {self.settings['update']!r} "
+                             f"is not one of {', '.join(UPDATES)}")
         self.net = fuse_batchnorm(self.net.eval())
         self._windows: dict[int, np.ndarray] = {}
         self._encoder = self._compile(self.net.encoder)
