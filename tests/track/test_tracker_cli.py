@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from siamnet.errors import ModelError
@@ -178,3 +179,56 @@ def test_exemplar_scales_need_one_encoder_pass_per_frame(tracker, monkeypatch):
     monkeypatch.setattr(t, "_encoder", lambda x: calls.append(x.shape[0]) or enc(x))
     t.update(frames[1])
     assert calls == [1]
+
+
+def _with(tracker, **settings):
+    return type(tracker)(tracker.net, {**tracker.settings, **settings}, None, tracker.card)
+
+
+def test_the_target_cells_cut_from_the_search_features_match_the_exemplar(tracker):
+    frames, gt = moving_square(n=2)
+    t = _with(tracker, update="features")
+    t.init(frames[0], tuple(gt[0]))
+    maps, _, best, *_ = t._search(frames[0])  # the first frame again: the target at the centre
+    r = maps[best]
+    y, x = np.unravel_index(int(r.argmax()), r.shape)
+    cos = torch.nn.functional.cosine_similarity
+    own = cos(t._cut(t._feats[best], np.array([x, y], float)).flatten(), t.kernel0.flatten(), dim=0)
+    off = cos(t._cut(t._feats[best], np.array([x + 2, y], float)).flatten(), t.kernel0.flatten(), dim=0)
+    assert own > 0.8 and off < own - 0.2, (own, off)
+
+
+@pytest.mark.parametrize("mode", ["features", "exemplar"])
+def test_the_kernel_learns_on_confident_frames_only(tracker, mode):
+    frames, gt = moving_square(n=14, vanish_from=8)
+    t = _with(tracker, update=mode, update_rate=0.1, update_anchor=0.5, update_min_confidence=0.6)
+    t.init(frames[0], tuple(gt[0]))
+    k0 = t.kernel0.clone()
+    confs, kernels = [], []
+    for f in frames[1:]:
+        _, c, _ = t.update(f)
+        confs.append(c), kernels.append(t.kernel.clone())
+    confs = np.array(confs)
+    assert (confs[:7] >= 0.6).all() and (confs[7:] < 0.6).all(), confs  # present, then gone
+    assert torch.equal(t.kernel0, k0)  # the anchor never moves
+    assert t.updates == 7
+    assert not torch.allclose(kernels[6], k0)  # learned while the square was there ...
+    for k in kernels[7:]:
+        assert torch.equal(k, kernels[6])  # ... and not from the background once it was gone
+    lam = t.settings["update_anchor"]
+    assert torch.allclose(t.kernel, lam * k0 + (1 - lam) * t.kernel_t)
+
+
+def test_without_update_the_kernel_is_frame_zeros(tracker):
+    frames, gt = moving_square(n=6)
+    t = _with(tracker, update="none")
+    t.init(frames[0], tuple(gt[0]))
+    k0 = t.kernel.clone()
+    for f in frames[1:]:
+        t.update(f)
+    assert t.updates == 0 and torch.equal(t.kernel, k0)
+
+
+def test_an_unknown_update_is_a_model_error(tracker):
+    with pytest.raises(ModelError, match="update 'feature'"):
+        _with(tracker, update="feature")

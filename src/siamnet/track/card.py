@@ -30,11 +30,17 @@ KIND = "track"
 #: ``scale_norm``: "self" (exemplar mode's per-kernel normalisation) or "none"; "dsst": SiamFC at
 #: the unit scale for the position, then a 1-D scale correlation filter (:mod:`siamnet.track.scale`)
 #: learned online for the size (``dsst_scales`` scales of step ``dsst_step``, learning rate ``dsst_lr``).
+#: ``update``: the exemplar kernel's update — "none" (frame 0's kernel k0 forever), "features" (the
+#: target's own k×k cells cut out of the search features at the new peak, no extra encoder pass) or
+#: "exemplar" (a fresh exemplar crop at the new box, one extra encoder pass on a 127-px crop); on a
+#: frame whose confidence is ≥ ``update_min_confidence`` the running kernel k_t ← (1 − η)·k_t + η·k_new
+#: (η = ``update_rate``) and the kernel used is λ·k0 + (1 − λ)·k_t (λ = ``update_anchor``).
 DEFAULT_INPUT = {
     "exemplar": 127, "search": 255, "context": 0.5, "stride": 8, "kernel": 8,
     "scale_num": 3, "scale_step": 1.0375, "scale_penalty": 0.9745, "scale_lr": 0.59,
     "window_influence": 0.176, "response_up": 16, "lost_search": 383, "lost_window_influence": 0.05,
     "scale_mode": "dsst", "scale_norm": "self", "dsst_scales": 33, "dsst_step": 1.02, "dsst_lr": 0.01,
+    "update": "none", "update_rate": 0.01, "update_anchor": 0.5, "update_min_confidence": 0.5,
 }
 
 

@@ -23,6 +23,16 @@ the target looks as it did, near 0.3 for background alone.  Below the card's τ 
 reports the target **lost**: the box stays where it was, and the next frames search a wider
 region (``lost_search`` pixels at the same scale, almost no window) until the target is found
 again with confidence ≥ τ.
+
+The exemplar (``update``, the card's ``input``): ``"none"`` keeps frame 0's kernel k0 for the whole
+sequence; ``"features"`` cuts the target's own k×k cells out of the search features at the new peak
+(bilinearly, at the peak's sub-cell position: no extra encoder work) and ``"exemplar"`` encodes a
+fresh exemplar crop at the new box (one more encoder pass, on a 127-px crop).  Only on a frame
+tracked with confidence ≥ ``update_min_confidence``, the running kernel learns it,
+k_t ← (1 − η)·k_t + η·k_new, and the next frame correlates with k = λ·k0 + (1 − λ)·k_t: the
+anchor λ on frame 0 keeps a slow drift onto background from taking over (the linear update of
+DaSiamRPN / UpdateNet's baseline).  The confidence stays relative to frame 0's own match.  (With
+``scale_mode: "exemplar"`` the per-scale kernels of frame 0 are used and the update has no effect.)
 """
 
 from __future__ import annotations
@@ -36,12 +46,15 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from .card import DEFAULT_INPUT, load_net, read_card, resolve
 from .crops import context_size, crop, to_tensor
 from .frames import check_box
 from .model import SiamFC, xcorr
 from .scale import ScaleFilter
+
+
+UPDATES = ("none", "features", "exemplar")  # the exemplar kernel's update (``update``)
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
@@ -111,20 +124,23 @@ class Tracker:
 
     def __post_init__(self):
         self.settings = {**DEFAULT_INPUT, **self.settings}
+        if self.settings["update"] not in UPDATES:
+            raise ModelError(f"{self.card.get('name', 'tracker')}: input update {self.settings['update']!r} "
+                             f"is not one of {', '.join(UPDATES)}")
         self.net = fuse_batchnorm(self.net.eval())
         self._windows: dict[int, np.ndarray] = {}
         self._encoder = self._compile(self.net.encoder)
 
-    def _compile(self, encoder: nn.Module):
+    def _compile(self, encoder: nn.Module, side: int | None = None):
         """The search encoder as a frozen TorchScript graph in channels-last layout (oneDNN fuses
         conv + activation): about 1.8× faster per frame on a CPU than eager mode, same outputs."""
         if next(encoder.parameters()).device.type != "cpu":
             return encoder
+        side = side or self.settings["search"]
         try:
             with torch.inference_mode():
                 cl = encoder.to(memory_format=torch.channels_last)
-                probe = torch.zeros(1, 3, self.settings["search"], self.settings["search"]).to(
-                    memory_format=torch.channels_last)
+                probe = torch.zeros(1, 3, side, side).to(memory_format=torch.channels_last)
                 return torch.jit.freeze(torch.jit.trace(cl, probe, check_trace=False))
         except Exception:  # noqa: BLE001 - an unusual build without TorchScript: eager mode still works
             return encoder
@@ -151,6 +167,9 @@ class Tracker:
         z = crop(frame, self.center[0], self.center[1], s_z, s["exemplar"], self.fill)
         with torch.inference_mode():
             self.kernel = self.net.template(to_tensor(z))
+        self.kernel0 = self.kernel  # frame 0's, the anchor
+        self.kernel_t = self.kernel.clone()  # the running kernel (``update``)
+        self.updates = 0
         self.lost = False
         self._scale_refs = None
         if s.get("scale_mode") == "exemplar":
@@ -203,12 +222,14 @@ class Tracker:
                 feat = self._encoder(to_tensor(xs).contiguous(memory_format=torch.channels_last)).contiguous()
                 r = (xcorr(self.kernel, feat) * self.net.scale + self.net.bias)[:, 0].numpy()
             maps = list(r)
+            self._feats = [feat[i:i + 1] for i in range(len(maps))]
         elif s.get("scale_mode") == "exemplar" and half:  # one encoder pass, one kernel per scale
             x = crop(frame, self.center[0], self.center[1], side, search_px, self.fill)
             with torch.inference_mode():
                 feat = self._encoder(to_tensor(x).contiguous(memory_format=torch.channels_last)).contiguous()
                 r = (F.conv2d(feat, self.kernels) * self.net.scale + self.net.bias)[0].numpy()
             maps, gains = list(r), list(self._gains())
+            self._feats = [feat] * len(maps)
         else:
             maps, gains = self._feature_scales(frame, side, search_px, half)
         prom = np.array([self._prominence(m) for m in maps])
@@ -233,13 +254,47 @@ class Tracker:
         with torch.inference_mode():
             feat = self._encoder(to_tensor(x).contiguous(memory_format=torch.channels_last)).contiguous()
             n0 = feat.shape[-1]
-            gains, maps = [], []
+            gains, maps, self._feats = [], [], []
             for i in range(-half, half + 1):
                 n = max(int(round(n0 / s["scale_step"] ** i)), k)
                 f = feat if n == n0 else F.interpolate(feat, size=(n, n), mode="bilinear", align_corners=False)
                 maps.append((xcorr(self.kernel, f) * self.net.scale + self.net.bias)[0, 0].numpy())
                 gains.append(n0 / n)
+                self._feats.append(f)
         return maps, gains
+
+    def _cut(self, feat: torch.Tensor, pos: np.ndarray) -> torch.Tensor:
+        """The k×k feature cells whose correlation window starts at the response position ``pos``
+        (x, y in response cells, sub-cell), sampled bilinearly → (1, C, k, k)."""
+        k = self.settings["kernel"]
+        n_y, n_x = feat.shape[-2:]
+        steps = torch.arange(k, dtype=torch.float32)
+        gx = (float(pos[0]) + steps) * 2 / max(n_x - 1, 1) - 1
+        gy = (float(pos[1]) + steps) * 2 / max(n_y - 1, 1) - 1
+        grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
+        return F.grid_sample(feat, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+    def _learn_kernel(self, frame: np.ndarray, feat: torch.Tensor, pos: np.ndarray) -> None:
+        """One step of the linear template update (``update``), on a confidently tracked frame."""
+        s = self.settings
+        with torch.inference_mode():
+            if s["update"] == "features":
+                new = self._cut(feat, pos)
+            else:  # "exemplar": a fresh crop at the new box
+                if getattr(self, "_encoder_z", None) is None:
+                    self._encoder_z = self._compile(self.net.encoder, s["exemplar"])
+                s_z = context_size(self.size[0], self.size[1], s["context"])
+                z = crop(frame, self.center[0], self.center[1], s_z, s["exemplar"], self.fill)
+                f = self._encoder_z(to_tensor(z).contiguous(memory_format=torch.channels_last)).contiguous()
+                k, h = s["kernel"], f.shape[-1]
+                o = (h - k) // 2
+                new = f[..., o:o + k, o:o + k]
+            eta, lam = float(s["update_rate"]), float(s["update_anchor"])
+            self.kernel_t = (1 - eta) * self.kernel_t + eta * new
+            # channels-last like frame 0's kernel (a slice of the traced encoder's output): the
+            # correlation with it is ~1 ms faster a frame at one thread than with a contiguous one
+            self.kernel = (lam * self.kernel0 + (1 - lam) * self.kernel_t).contiguous(memory_format=torch.channels_last)
+        self.updates += 1
 
     def update(self, frame: np.ndarray) -> tuple[list, float, bool]:
         s = self.settings
@@ -259,7 +314,8 @@ class Tracker:
         wi = s["lost_window_influence"] if self.lost else s["window_influence"]
         ru = (1 - wi) * ru + wi * self._window(U)
         py, px = np.unravel_index(int(np.argmax(ru)), ru.shape)
-        d = (np.array([px, py]) + 0.5) / up - 0.5 - (R - 1) / 2
+        pos = (np.array([px, py]) + 0.5) / up - 0.5  # in response cells
+        d = pos - (R - 1) / 2
         disp = d * stride * g * side / search_px
 
         tau = self.threshold
@@ -277,6 +333,8 @@ class Tracker:
             self.size = np.clip(new, np.maximum(self.init_size * 0.1, 4.0), [W, H])
             if self.scaler is not None:
                 self.scaler.update(gray, self.center, self.size)
+            if s.get("update", "none") != "none" and conf >= float(s["update_min_confidence"]):
+                self._learn_kernel(frame, self._feats[best], pos)
         b = [self.center[0] - self.size[0] / 2, self.center[1] - self.size[1] / 2, self.size[0], self.size[1]]
         return [float(v) for v in b], conf, self.lost
 
