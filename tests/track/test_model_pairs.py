@@ -121,3 +121,33 @@ def test_scale_filter_measures_a_known_scale_change():
     # within 1.5 scale steps (3 %) of a 6 % and a 12.5 % change; shrinking: the first frame seen from the second's size
     f = sf.estimate(_gray(frames[0]), centre(gt[0]), gt[1][2:])
     assert abs(np.log(f * gt[1][2] / gt[0][2])) <= np.log(1.02) * 1.5, f
+
+
+def test_scale_filter_samples_a_frame_once_when_the_size_holds(monkeypatch):
+    """estimate then update at the same centre and size reuse one sampling of the frame, and the
+    filter learns exactly what it learns from a fresh sampling."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _track_support import scaling_target
+    from siamnet.track.scale import ScaleFilter
+    from siamnet.track.tracker import _gray
+
+    frames, gt = scaling_target(n=3, side=48, rate=1.0)
+    c, size = gt[0][:2] + gt[0][2:] / 2, gt[0][2:]
+    cached, fresh = ScaleFilter(lr=0.2), ScaleFilter(lr=0.2)
+    for sf in (cached, fresh):
+        sf.init(_gray(frames[0]), c, size)
+    calls = []
+    real = ScaleFilter._samples
+    monkeypatch.setattr(ScaleFilter, "_samples", lambda self, *a: calls.append(self) or real(self, *a))
+    gray = _gray(frames[1])
+    cached.estimate(gray, c, size)
+    cached.update(gray, c, size)
+    assert calls == [cached]  # one sampling for both
+    fresh.update(_gray(frames[1]), c, size)  # another array: sampled afresh
+    assert calls == [cached, fresh]
+    assert np.array_equal(cached.num, fresh.num) and np.array_equal(cached.den, fresh.den)
+    cached.update(gray, c, size * 1.02)  # another size: sampled again
+    assert calls == [cached, fresh, cached]

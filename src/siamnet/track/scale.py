@@ -78,6 +78,18 @@ class ScaleFilter:
         y = np.exp(-0.5 * idx ** 2 / sigma ** 2)
         self.yf = np.fft.fft(np.roll(y, -(scales // 2)))  # peak at index 0 after the roll
         self.window = np.hanning(scales + 2)[1:-1].astype(np.float32)  # no zero weights at the ends
+        self._last = None  # (frame, (centre, size), features) of the latest sampling
+
+    def _features(self, gray: np.ndarray, center, size) -> np.ndarray:
+        """:meth:`_samples`, computed once per frame, centre and size: when the size did not
+        change (the usual case), the update learns from the very samples the estimate scored."""
+        key = (float(center[0]), float(center[1]), float(size[0]), float(size[1]))
+        last = self._last
+        if last is not None and last[0] is gray and last[1] == key:
+            return last[2]
+        x = self._samples(gray, center, size)
+        self._last = (gray, key, x)
+        return x
 
     def _samples(self, gray: np.ndarray, center, size) -> np.ndarray:
         """The 33 scale samples as features (S, D).  One crop around the target covering the
@@ -128,7 +140,7 @@ class ScaleFilter:
         return _hog(out, self.cell) * self.window[:, None]
 
     def _learn(self, gray, center, size, rate: float) -> None:
-        xf = np.fft.fft(self._samples(gray, center, size), axis=0)  # (n, D) over the scales
+        xf = np.fft.fft(self._features(gray, center, size), axis=0)  # (n, D) over the scales
         num = self.yf[:, None] * np.conj(xf)
         den = (xf * np.conj(xf)).real.sum(1)
         if rate >= 1:
@@ -145,7 +157,7 @@ class ScaleFilter:
         self._learn(gray, center, size, 1.0)
 
     def response(self, gray: np.ndarray, center, size) -> np.ndarray:
-        zf = np.fft.fft(self._samples(gray, center, size), axis=0)
+        zf = np.fft.fft(self._features(gray, center, size), axis=0)
         r = np.fft.ifft((self.num * zf).sum(1) / (self.den + self.lam)).real
         return np.roll(r, self.n // 2)  # index n // 2 ↔ no change
 
