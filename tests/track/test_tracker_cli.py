@@ -232,3 +232,22 @@ def test_without_update_the_kernel_is_frame_zeros(tracker):
 def test_an_unknown_update_is_a_model_error(tracker):
     with pytest.raises(ModelError, match="update 'feature'"):
         _with(tracker, update="feature")
+
+
+def test_motion_prior_centres_the_search_ahead_of_the_box(tracker, monkeypatch):
+    """``motion`` m: the search region is cut m × the last displacement ahead of the box, and a
+    square moving at constant speed is still followed; m = 0 searches on the box (the card's)."""
+    frames, gt = moving_square(n=10, step=(6, 3))
+    t = _with(tracker, motion=1.0)
+    centres = []
+    real = type(t)._search
+    monkeypatch.setattr(type(t), "_search", lambda self, f: centres.append(self.center.copy()) or real(self, f))
+    res = t.track(frames, tuple(gt[0]))
+    assert iou(np.array(res.boxes), gt).min() > 0.5
+    boxes = np.array(res.boxes)
+    tracked = boxes[:, :2] + boxes[:, 2:] / 2
+    # from the third frame on, each search is centred one last step ahead of the previous box
+    for i in range(3, 10):
+        lead = tracked[i - 1] + (tracked[i - 1] - tracked[i - 2])
+        assert np.allclose(centres[i], lead, atol=1e-6), (i, centres[i], lead)
+    assert tracker.settings["motion"] == 0.0  # the bundled card keeps SiamFC's search

@@ -35,12 +35,15 @@ KIND = "track"
 #: "exemplar" (a fresh exemplar crop at the new box, one extra encoder pass on a 127-px crop); on a
 #: frame whose confidence is ≥ ``update_min_confidence`` the running kernel k_t ← (1 − η)·k_t + η·k_new
 #: (η = ``update_rate``) and the kernel used is λ·k0 + (1 − λ)·k_t (λ = ``update_anchor``).
+#: ``motion``: the next search region is centred ``motion`` × the last tracked displacement ahead
+#: of the box (a constant-velocity prior; 0: on the box, SiamFC's).
 DEFAULT_INPUT = {
     "exemplar": 127, "search": 255, "context": 0.5, "stride": 8, "kernel": 8,
     "scale_num": 3, "scale_step": 1.0375, "scale_penalty": 0.9745, "scale_lr": 0.59,
     "window_influence": 0.176, "response_up": 16, "lost_search": 383, "lost_window_influence": 0.05,
     "scale_mode": "dsst", "scale_norm": "self", "dsst_scales": 33, "dsst_step": 1.02, "dsst_lr": 0.01,
     "update": "none", "update_rate": 0.01, "update_anchor": 0.5, "update_min_confidence": 0.5,
+    "motion": 0.0,
 }
 
 

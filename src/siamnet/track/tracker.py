@@ -171,6 +171,7 @@ class Tracker:
         self.kernel_t = self.kernel.clone()  # the running kernel (``update``)
         self.updates = 0
         self.lost = False
+        self.velocity = np.zeros(2)  # the last tracked frame's displacement (``motion``)
         self._scale_refs = None
         if s.get("scale_mode") == "exemplar":
             self._exemplar_pyramid(frame, s_z)
@@ -299,6 +300,11 @@ class Tracker:
     def update(self, frame: np.ndarray) -> tuple[list, float, bool]:
         s = self.settings
         stride, up = s["stride"], s["response_up"]
+        before = self.center.copy()
+        m = float(s.get("motion", 0.0))
+        if m and not self.lost:  # search where the target would be at its last velocity
+            W, H = self.frame_size
+            self.center = np.clip(self.center + m * self.velocity, [0, 0], [W, H])
         maps, gains, best, prom, side, search_px = self._search(frame)
         conf = float(np.clip(prom / self.reference, 0.0, 1.0))
         g = gains[best]
@@ -321,10 +327,12 @@ class Tracker:
         tau = self.threshold
         if tau is not None and conf < tau:
             self.lost = True  # keep the box; search wider next frame
+            self.center, self.velocity = before, np.zeros(2)
         else:
             self.lost = False
             W, H = self.frame_size
             self.center = np.clip(self.center + disp, [0, 0], [W, H])
+            self.velocity = self.center - before
             if self.scaler is not None:  # the scale filter's estimate at the new position, then learn it
                 gray = _gray(frame)
                 new = self.size * self.scaler.estimate(gray, self.center, self.size)
