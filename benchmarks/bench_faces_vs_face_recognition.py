@@ -281,18 +281,16 @@ def main(argv=None) -> int:
         return 2
     paths, ia, ib = distinct_images(pairset, images)
     results = {}
-    from siamnet.cli_gallery import LFW_FLIP, LFW_PICK
     from siamnet.faces.api import choices_of
-    from siamnet.faces.pairs import with_flip_average
+    from siamnet.faces.pairs import flip_average_of, lfw_choices
 
-    pick = args.pick or LFW_PICK  # as `siamnet pairs` scores an LFW pairs.txt
-    flip = args.flip if args.flip is not None else (LFW_FLIP if pairset.folds >= 2 else None)
+    pick, flip = lfw_choices(pairset, args.pick, args.flip)  # as `siamnet pairs` scores an LFW pairs.txt
     for i, model in enumerate(models):
         enc, missed, secs = run_siamnet(paths, model, args.batch_size, pick, args.detector, flip)
         key = "siamnet" if i == 0 else f"siamnet {model.name}"
         results[key] = scores(enc, ia, ib, pairset, missed, secs, model)
         results[key]["pick"], results[key]["detector"] = choices_of(model, pick, args.detector)
-        results[key]["flip_average"] = with_flip_average(model, flip).kind.flip_average
+        results[key]["flip_average"] = flip_average_of(model, flip)
     fr_note = None
     if args.only_siamnet:
         fr_note = "skipped (--only-siamnet)"

@@ -433,17 +433,9 @@ def cmd_pairs(args) -> int:
     return 0
 
 
-LFW_PICK = "centre"  # see _lfw_pairs
-#: the LFW protocol (τ fit on the other folds) averages each photo's encoding with its mirror
-#: image's unless told otherwise: on 20 LFW-style validation pair files dlib-resnet gained 0.20 ±
-#: 0.27 points, better on 15 of 20, for a second encoder pass (docs/faces-pipeline.md). Verify,
-#: identify and check-in keep the card's setting (plain encodings: their τ and latency).
-LFW_FLIP = True
-
-
 def _lfw_pairs(args, model) -> int:
     from siamnet.evaluate.verification import plot_roc
-    from siamnet.faces.pairs import evaluate_pairs, read_pairs
+    from siamnet.faces.pairs import evaluate_pairs, lfw_choices, read_pairs
 
     if model.kind.name != "face":
         raise DataError(f"{args.pairs}: an LFW pair file (NAME/NAME_NNNN.jpg) is for face models; "
@@ -451,15 +443,7 @@ def _lfw_pairs(args, model) -> int:
     if not args.images:
         raise DataError("an LFW pair file needs --images DIR (the folder of NAME/NAME_NNNN.jpg)")
     pairset = read_pairs(args.pairs)
-    # LFW's photos are, by construction, centred on the person the file is named after ("each
-    # picture is centered on a single face"): other faces in the frame are bystanders, and one of
-    # them can be larger than the subject. So the LFW protocol picks the centre face unless told.
-    pick = getattr(args, "pick", None) or LFW_PICK
-    # View 2's τ is fit on the other folds, so the encodings may differ from the card's; View 1
-    # is scored at the card's τ, so it keeps the card's encodings unless --flip says otherwise
-    flip = getattr(args, "flip", None)
-    if flip is None and pairset.folds >= 2 and LFW_FLIP:
-        flip = True
+    pick, flip = lfw_choices(pairset, getattr(args, "pick", None), getattr(args, "flip", None))
     bar, update = _progress(_images_in(pairset), args.json)
     try:
         res, (fpr, tpr), d = evaluate_pairs(pairset, args.images, model, far=args.far, batch_size=args.batch_size,

@@ -231,27 +231,30 @@ def build_objective(name: str, margin: float | None, embedding_dim: int, distanc
 
 
 @torch.no_grad()
-def pooled_mean(encoder, images: torch.Tensor, device, batch: int = 64) -> torch.Tensor:
-    """The mean pooled trunk feature of ``images`` (uint8 canvases), batch norm in eval mode."""
+def _pooled_batches(encoder, images: torch.Tensor, device, batch: int = 64):
+    """The pooled trunk vectors of ``images`` (uint8 canvases), a batch at a time, batch norm in
+    eval mode (the encoder's mode is restored afterwards)."""
     was = encoder.training
     encoder.eval()
+    try:
+        for i in range(0, len(images), batch):
+            yield encoder.pooled(images[i:i + batch].to(device).float().div_(255.0))
+    finally:
+        encoder.train(was)
+
+
+def pooled_mean(encoder, images: torch.Tensor, device, batch: int = 64) -> torch.Tensor:
+    """The mean pooled trunk feature of ``images`` (uint8 canvases)."""
     total = None
-    for i in range(0, len(images), batch):
-        y = encoder.pooled(images[i:i + batch].to(device).float().div_(255.0)).sum(0).double()
+    for y in _pooled_batches(encoder, images, device, batch):
+        y = y.sum(0).double()
         total = y if total is None else total + y
-    encoder.train(was)
     return (total / len(images)).cpu()
 
 
-@torch.no_grad()
 def pooled_features(encoder, images: torch.Tensor, device, batch: int = 64) -> torch.Tensor:
-    """The pooled trunk vector of every one of ``images`` (uint8 canvases), batch norm in eval mode."""
-    was = encoder.training
-    encoder.eval()
-    out = [encoder.pooled(images[i:i + batch].to(device).float().div_(255.0)).cpu()
-           for i in range(0, len(images), batch)]
-    encoder.train(was)
-    return torch.cat(out)
+    """The pooled trunk vector of every one of ``images`` (uint8 canvases)."""
+    return torch.cat([y.cpu() for y in _pooled_batches(encoder, images, device, batch)])
 
 
 def git_state(repo: Path) -> tuple[str, bool]:

@@ -217,7 +217,7 @@ class Tracker:
         side = s_x * search_px / s["search"]
         half = 0 if s.get("scale_mode") == "dsst" else (s["scale_num"] - 1) // 2  # dsst: the unit scale only
         if s.get("scale_mode") == "image" and half:  # SiamFC's own: one crop per scale, one batch
-            gains = [s["scale_step"] ** i for i in range(-half, half + 1)]
+            gains = list(self._gains())
             xs = [crop(frame, self.center[0], self.center[1], side * g, search_px, self.fill) for g in gains]
             with torch.inference_mode():
                 feat = self._encoder(to_tensor(xs).contiguous(memory_format=torch.channels_last)).contiguous()
