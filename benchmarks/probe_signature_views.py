@@ -1,0 +1,132 @@
+"""Cross-validate heads over the sign_data signers (docs/signatures.md, "Two views").
+
+    OMP_NUM_THREADS=1 python benchmarks/probe_signature_views.py --data ../shared/datasets --out runs/probe
+
+On the frozen pyramid of ``probe_signature_heads.py`` (its cached maps: Lite0 block 8 at scales
+0.8 / 1 / 1.4, each pooled globally and over a 2 × 2 grid), three writer-disjoint folds of the 21
+sign_data signers (049-055, 056-062, 063-069).  For each fold every head is fitted on BHSig
+writers 1-40 plus the other 14 sign_data signers and scores the held-out 7 (SigNet pairs); the
+three folds' distances are pooled into one EER.  BHSig writers 41-50 are scored by each fold's
+head (mean of the three).  Rows: the PCA head (the model before), the learned view alone, and the
+two views merged (the bundled recipe) at neighbouring settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import probe_signature_heads as P  # noqa: E402
+from siamnet.signatures.head import learn_view  # noqa: E402
+
+FOLDS = [range(49, 56), range(56, 63), range(63, 70)]
+
+
+def l2(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
+
+
+class Views:
+    def __init__(self, probe: P.Probe):
+        parts = [(s, 8, g) for s in ("s0.8", "s1", "s1.4") for g in (P.G, P.Q)]
+        self.p = probe
+        self.fb = [probe.pooled(s, "bh", b, g) for s, b, g in parts]
+        self.fs = [probe.pooled(s, "sd", b, g) for s, b, g in parts]
+        self.trb = np.isin(probe.bw, range(1, 41))
+
+    def prep(self, ts):
+        """Centre and scale each part on the fit images (BHSig 1-40 + sign_data rows ``ts``)."""
+        xb, xs = [], []
+        for fb, fs in zip(self.fb, self.fs):
+            fit = np.concatenate([fb[self.trb], fs[ts]])
+            mu = fit.mean(0)
+            r = np.sqrt(((fit - mu) ** 2).sum(1).mean())
+            xb.append((fb - mu) / r), xs.append((fs - mu) / r)
+        return np.concatenate(xb, 1), np.concatenate(xs, 1)
+
+    def head(self, train_sd, alpha, pull, bh_weight, steps=300, learn=True):
+        """alpha: the PCA view's weight (1: the PCA head alone; 0: the learned view alone)."""
+        p = self.p
+        ts = np.isin(p.sw, train_sd)
+        xb, xs = self.prep(ts)
+        fit = np.concatenate([xb[self.trb], xs[ts]])
+        _, _, vt = np.linalg.svd(fit, full_matrices=False)
+        v = vt[:128].T
+        views_b, views_s = [l2(xb @ v)], [l2(xs @ v)]
+        if alpha < 1 and learn:
+            wr = np.r_[p.bw[self.trb], 1000 + p.sw[ts]]
+            fo = np.r_[p.bf[self.trb], p.sf[ts]]
+            gr = np.r_[np.zeros(self.trb.sum(), int), np.ones(ts.sum(), int)]
+            m = learn_view(torch.tensor(fit, dtype=torch.float32), wr, fo, torch.tensor(v.T, dtype=torch.float32),
+                           gr, {0: bh_weight, 1: 1.0}, pull=pull, steps=steps).double().numpy().T
+            views_b.append(l2(xb @ m)), views_s.append(l2(xs @ m))
+        if len(views_b) == 1 or alpha == 0:
+            return views_b[-1], views_s[-1]
+        w = np.sqrt([alpha, 1 - alpha])
+        vb = np.concatenate([a * k for a, k in zip(views_b, w)], 1)
+        vs = np.concatenate([a * k for a, k in zip(views_s, w)], 1)
+        fit = np.concatenate([vb[self.trb], vs[ts]])
+        mu = fit.mean(0)
+        _, _, vt = np.linalg.svd(fit - mu, full_matrices=False)
+        return l2((vb - mu) @ vt[:128].T), l2((vs - mu) @ vt[:128].T)
+
+    def score(self, **kw):
+        p = self.p
+        ds, ys, folds, bh = [], [], [], []
+        for held in FOLDS:
+            eb, es = self.head([w for w in range(49, 70) if w not in held], **kw)
+            i, j, y = P.signet_pairs(p.sw, p.sf, held)
+            d = ((es[i] - es[j]) ** 2).sum(1)
+            ds.append(d), ys.append(y), folds.append(P.eer(d, y))
+            i, j, y = P.signet_pairs(p.bw, p.bf, range(41, 51))
+            bh.append(P.eer(((eb[i] - eb[j]) ** 2).sum(1), y))
+        return P.eer(np.concatenate(ds), np.concatenate(ys)), folds, float(np.mean(bh))
+
+
+ROWS = [
+    ("PCA view alone, fitted on BHSig 1-40 + the 14 sign_data signers", dict(alpha=1.0, pull=0, bh_weight=0)),
+    ("learned view alone (pull 1, BHSig weight 1)", dict(alpha=0.0, pull=1.0, bh_weight=1.0)),
+    ("learned view alone (pull 1, BHSig weight 0.2)", dict(alpha=0.0, pull=1.0, bh_weight=0.2)),
+    ("learned view alone (pull 1, BHSig weight 0)", dict(alpha=0.0, pull=1.0, bh_weight=0.0)),
+    ("two views, weight 0.5, pull 0.3, BHSig weight 0.2 (**bundled**)", dict(alpha=0.5, pull=0.3, bh_weight=0.2)),
+    ("two views, weight 0.5, pull 1, BHSig weight 0.2", dict(alpha=0.5, pull=1.0, bh_weight=0.2)),
+    ("two views, weight 0.5, pull 0.3, BHSig weight 1", dict(alpha=0.5, pull=0.3, bh_weight=1.0)),
+    ("two views, weight 0.5, pull 0.1, BHSig weight 0.2", dict(alpha=0.5, pull=0.1, bh_weight=0.2)),
+    ("two views, PCA weight 0.6 (learned 0.4), pull 0.3, BHSig weight 0.2", dict(alpha=0.6, pull=0.3, bh_weight=0.2)),
+    ("two views, PCA weight 0.4 (learned 0.6), pull 0.3, BHSig weight 0.2", dict(alpha=0.4, pull=0.3, bh_weight=0.2)),
+]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=os.environ.get("SIAMNET_DATA", "../shared/datasets"))
+    ap.add_argument("--out", default="runs/probe")
+    ap.add_argument("--cache", default="runs/sigcache")
+    ap.add_argument("--rows", default="", help="comma-separated row numbers (default: all)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    maps = {f"s{sc:g}": np.load(P.extract(Path(args.data), Path(args.out), (80, 160), sc, args.cache))
+            for sc in (0.8, 1.0, 1.4)}
+    views = Views(P.Probe(maps))
+    keep = {int(r) for r in args.rows.split(",") if r}
+    print("| head | sign_data, held-out folds pooled (per fold) | BHSig 41-50 (mean over folds) |")
+    print("|---|---|---|")
+    for n, (name, kw) in enumerate(ROWS):
+        if keep and n not in keep:
+            continue
+        pooled, folds, bh = views.score(**kw)
+        print(f"| {name} | {100 * pooled:.2f} % ({' / '.join(f'{100 * f:.2f}' for f in folds)}) | {100 * bh:.2f} % |",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

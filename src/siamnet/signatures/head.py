@@ -1,0 +1,82 @@
+"""A view of the frozen signature features learned on labelled writers (the bundled model's second view).
+
+The ImageNet trunk is fixed and its pooled pyramid is mapped to 128 numbers.  The first view is
+the training images' principal axes: generic, it knows nothing of who wrote what.  This one
+starts from the same map W₀ and is trained, on the pooled vectors of the training images (the
+trunk runs once), to tell a writer's genuine signatures from skilled forgeries of them: SigNet's
+per-writer pairs (every genuine–genuine pair of a writer is "same", every genuine–skilled-forgery
+pair "different"), the squared distance of the L2-normalised outputs fed to a logistic unit,
+
+    L = Σ w_p · BCE(a + b·d_p, y_p) + ρ · ‖W − W₀‖² / ‖W₀‖²,
+
+with the pairs of each collection weighed as a whole (``group_weights``) and its two classes
+weighed alike, and the pull ρ towards W₀ keeping the map near the generic one: free, a map fitted
+on 40 Bengali writers learns those writers (docs/signatures.md).  Full-batch Adam, a fixed number
+of steps, deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def writer_pairs(writers: np.ndarray, forged: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SigNet's per-writer pairs of a labelled set: (i, j, same) index arrays."""
+    i, j, y = [], [], []
+    for w in np.unique(writers):
+        g = np.flatnonzero((writers == w) & ~forged)
+        f = np.flatnonzero((writers == w) & forged)
+        for a, b in combinations(g, 2):
+            i.append(a), j.append(b), y.append(True)
+        for a in g:
+            for b in f:
+                i.append(a), j.append(b), y.append(False)
+    return np.array(i, np.int64), np.array(j, np.int64), np.array(y, bool)
+
+
+def learn_view(x: torch.Tensor, writers: np.ndarray, forged: np.ndarray, init: torch.Tensor,
+               groups: np.ndarray | None = None, group_weights: dict | None = None,
+               pull: float = 0.3, steps: int = 300, lr: float = 1e-3, seed: int = 0) -> torch.Tensor:
+    """Train the linear map x ↦ W·x from W₀ = ``init`` (D × F) on ``x`` (N × F: the training
+    images' pooled vectors, centred and each part scaled as :meth:`LiteSig.part_scale` says) →
+    the learned W.
+
+    ``writers`` / ``forged`` label each vector (a forgery belongs to the writer it imitates);
+    ``groups`` (e.g. the collection of each image) with ``group_weights`` ({group: weight}; 1 for
+    any not named) set how much each group's pairs count in all."""
+    torch.manual_seed(seed)
+    writers, forged = np.asarray(writers), np.asarray(forged, bool)
+    groups = np.zeros(len(writers), np.int64) if groups is None else np.asarray(groups)
+    if len(x) != len(writers) or len(forged) != len(writers) or len(groups) != len(writers):
+        raise ValueError(f"{len(x)} vectors but {len(writers)} writers, {len(forged)} forged flags, {len(groups)} groups")
+    i, j, y = writer_pairs(writers, forged)
+    if len(y) == 0 or y.all() or not y.any():
+        raise ValueError("learn_view needs writers with at least two genuine signatures and a skilled forgery")
+    g = groups[i]
+    w = np.zeros(len(y))
+    for grp in np.unique(g):
+        for cls in (True, False):
+            m = (g == grp) & (y == cls)
+            if m.any():
+                w[m] = (group_weights or {}).get(grp, 1.0) * 0.5 / m.sum()
+    w = torch.tensor(w / w.sum(), dtype=torch.float32)
+    x = x.float()
+    w0 = init.detach().float()
+    W = w0.clone().requires_grad_(True)
+    ab = torch.tensor([5.0, -8.0], requires_grad=True)  # the logistic unit: logit = a + b·d
+    opt = torch.optim.Adam([W, ab], lr=lr)
+    I, J, Y = torch.from_numpy(i), torch.from_numpy(j), torch.tensor(y, dtype=torch.float32)
+    norm0 = float((w0 ** 2).sum())
+    for _ in range(steps):
+        e = F.normalize(x @ W.T, dim=1)
+        d = (e[I] - e[J]).pow(2).sum(1)
+        loss = (w * F.binary_cross_entropy_with_logits(ab[0] + ab[1] * d, Y, reduction="none")).sum()
+        loss = loss + pull * ((W - w0) ** 2).sum() / norm0
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return W.detach()
