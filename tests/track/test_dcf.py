@@ -78,17 +78,22 @@ def _with(tracker, tau=None, **settings):
     return type(tracker)(tracker.net, {**tracker.settings, **settings}, tau, tracker.card)
 
 
-def test_beta_zero_gives_the_present_boxes_and_no_filter(tracker):
+def test_beta_zero_gives_the_boxes_without_the_filter(tracker):
     frames, gt = moving_square(n=10)
-    assert tracker.settings["dcf_weight"] == 0.0
-    base = _with(tracker, tracker.threshold).track(frames, tuple(gt[0]))
+    # a card written before the DCF (no dcf_* keys) gets β = 0: SiamFC alone
+    old = {k: v for k, v in tracker.settings.items() if not k.startswith("dcf_")}
+    before = type(tracker)(tracker.net, old, tracker.threshold, tracker.card)
+    base = before.track(frames, tuple(gt[0]))
     t = _with(tracker, tracker.threshold, dcf_weight=0.0, dcf_lr=0.5, dcf_lambda=0.001)
     res = t.track(frames, tuple(gt[0]))
-    assert t.dcf is None and res.boxes == base.boxes and res.confidence == base.confidence
-    on = _with(tracker, tracker.threshold, dcf_weight=0.5)
+    assert before.dcf is None and t.dcf is None
+    assert res.boxes == base.boxes and res.confidence == base.confidence
+    # the bundled card fuses it (β > 0): other boxes, same confidences' meaning, still on the square
+    assert tracker.settings["dcf_weight"] > 0
+    on = _with(tracker, tracker.threshold)
     res_on = on.track(frames, tuple(gt[0]))
     assert on.dcf is not None and on.dcf.updates == 9 and res_on.boxes != base.boxes
-    assert iou(np.array(res_on.boxes), gt).min() > 0.5  # and the fused tracker still follows it
+    assert iou(np.array(res_on.boxes), gt).min() > 0.5
 
 
 def test_the_filter_response_aligns_with_the_siamese_map(tracker):
