@@ -60,9 +60,9 @@ import torch.nn.functional as F
 from ..errors import DataError, ModelError
 from .card import DEFAULT_INPUT, load_net, read_card, resolve
 from .crops import context_size, crop, to_tensor
+from .dcf import FeatureDCF
 from .frames import check_box
 from .model import SiamFC, xcorr
-from .dcf import FeatureDCF
 from .scale import ScaleFilter
 
 
