@@ -37,6 +37,11 @@ KIND = "track"
 #: (η = ``update_rate``) and the kernel used is λ·k0 + (1 − λ)·k_t (λ = ``update_anchor``).
 #: ``motion``: the next search region is centred ``motion`` × the last tracked displacement ahead
 #: of the box (a constant-velocity prior; 0: on the box, SiamFC's).
+#: ``dcf_weight`` β: a discriminative correlation filter learned online on the search features
+#: (:mod:`siamnet.track.dcf`) fused with SiamFC's response, r = (1 − β)·r_siam + β·r_dcf (0: off,
+#: SiamFC alone); ``dcf_lr`` its update rate η, ``dcf_lambda`` its ridge λ (relative to the first
+#: frame's spectral energy), ``dcf_sigma`` its Gaussian label's width in cells, and
+#: ``dcf_min_confidence`` the confidence a frame needs for the filter to learn it.
 DEFAULT_INPUT = {
     "exemplar": 127, "search": 255, "context": 0.5, "stride": 8, "kernel": 8,
     "scale_num": 3, "scale_step": 1.0375, "scale_penalty": 0.9745, "scale_lr": 0.59,
@@ -44,6 +49,7 @@ DEFAULT_INPUT = {
     "scale_mode": "dsst", "scale_norm": "self", "dsst_scales": 33, "dsst_step": 1.02, "dsst_lr": 0.01,
     "update": "none", "update_rate": 0.01, "update_anchor": 0.5, "update_min_confidence": 0.5,
     "motion": 0.0,
+    "dcf_weight": 0.0, "dcf_lr": 0.02, "dcf_lambda": 0.1, "dcf_sigma": 1.0, "dcf_min_confidence": 0.3,
 }
 
 

@@ -33,6 +33,17 @@ k_t ← (1 − η)·k_t + η·k_new, and the next frame correlates with k = λ·
 anchor λ on frame 0 keeps a slow drift onto background from taking over (the linear update of
 DaSiamRPN / UpdateNet's baseline).  The confidence stays relative to frame 0's own match.  (With
 ``scale_mode: "exemplar"`` the per-scale kernels of frame 0 are used and the update has no effect.)
+
+The distractors (``dcf_weight`` β > 0, the card's ``input``; 0, the default, leaves all of this
+out): a discriminative correlation filter (:mod:`siamnet.track.dcf`) learned online on the same
+search features — the target's cell scored 1, its surroundings (look-alikes included) 0 — is
+learned on the first frame's search region, and each frame its response, read at the target
+centre p + (k − 1)/2 that goes with SiamFC's position p, is fused with SiamFC's before the
+upsampling, window and peak: r = (1 − β)·r_siam + β·r_dcf, each scaled to 0..1 first.  On a
+frame tracked with confidence ≥ ``dcf_min_confidence`` it learns that frame's map with the
+target at the new position (rate ``dcf_lr``).  Not while lost: the lost state's wider search
+region has more cells than the filter, so those frames use SiamFC alone and teach it nothing.
+The confidence (and τ) stays SiamFC's own.
 """
 
 from __future__ import annotations
@@ -49,6 +60,7 @@ import torch.nn.functional as F
 from ..errors import DataError, ModelError
 from .card import DEFAULT_INPUT, load_net, read_card, resolve
 from .crops import context_size, crop, to_tensor
+from .dcf import FeatureDCF
 from .frames import check_box
 from .model import SiamFC, xcorr
 from .scale import ScaleFilter
@@ -181,7 +193,12 @@ class Tracker:
             self.scaler.init(_gray(frame), self.center, self.size)
         # the target's own response on the first frame: what "fully present" looks like
         self.reference = 1.0
-        self.reference = max(self._search(frame)[3], 1e-6)
+        self.dcf = None
+        _, _, best, prom, _, _ = self._search(frame)
+        self.reference = max(prom, 1e-6)
+        if float(s.get("dcf_weight", 0.0)) > 0:  # the target is at the search region's centre
+            self.dcf = FeatureDCF(float(s["dcf_lambda"]), float(s["dcf_sigma"]), float(s["dcf_lr"]))
+            self.dcf.init(self._feats[best][0])
 
     def _gains(self) -> np.ndarray:
         half = (self.settings["scale_num"] - 1) // 2
@@ -297,6 +314,20 @@ class Tracker:
             self.kernel = (lam * self.kernel0 + (1 - lam) * self.kernel_t).contiguous(memory_format=torch.channels_last)
         self.updates += 1
 
+    def _fuse_dcf(self, r: np.ndarray, feat: torch.Tensor) -> np.ndarray:
+        """SiamFC's map r fused with the DCF's response on the same search features, read at the
+        target centres of r's positions (p + (k − 1)/2 cells), both scaled to 0..1."""
+        c = (self.settings["kernel"] - 1) / 2
+        R0, R1 = r.shape
+        rd = self.dcf.response(feat[0], (c, c))[:R0, :R1].numpy()
+        beta = float(self.settings["dcf_weight"])
+
+        def unit(m):
+            m = m - m.min()
+            return m / max(float(m.max()), 1e-12)
+
+        return ((1 - beta) * unit(r) + beta * unit(rd)).astype(np.float32)
+
     def update(self, frame: np.ndarray) -> tuple[list, float, bool]:
         s = self.settings
         stride, up = s["stride"], s["response_up"]
@@ -313,6 +344,9 @@ class Tracker:
 
         r = maps[best]
         R = r.shape[0]
+        dcf_used = False
+        if self.dcf is not None and not self.lost and self.dcf.fits(self._feats[best]):
+            r, dcf_used = self._fuse_dcf(r, self._feats[best]), True
         U = R * up
         ru = cv2.resize(r, (U, U), interpolation=cv2.INTER_CUBIC)
         ru = ru - ru.min()
@@ -343,6 +377,8 @@ class Tracker:
                 self.scaler.update(gray, self.center, self.size)
             if s.get("update", "none") != "none" and conf >= float(s["update_min_confidence"]):
                 self._learn_kernel(frame, self._feats[best], pos)
+            if dcf_used and conf >= float(s["dcf_min_confidence"]):  # the target now at centre + d
+                self.dcf.update((float(d[1]), float(d[0])))
         b = [self.center[0] - self.size[0] / 2, self.center[1] - self.size[1] / 2, self.size[0], self.size[1]]
         return [float(v) for v in b], conf, self.lost
 
