@@ -78,6 +78,16 @@ class Views:
         _, _, vt = np.linalg.svd(fit - mu, full_matrices=False)
         return l2((vb - mu) @ vt[:128].T), l2((vs - mu) @ vt[:128].T)
 
+    def transfer(self, **kw):
+        """Nothing of sign_data fitted (BHSig 1-40 only): EER on all 21 sign_data signers and on BHSig 41-50."""
+        p = self.p
+        eb, es = self.head([], **kw)
+        out = []
+        for e, w, f, r in ((es, p.sw, p.sf, range(49, 70)), (eb, p.bw, p.bf, range(41, 51))):
+            i, j, y = P.signet_pairs(w, f, r)
+            out.append(P.eer(((e[i] - e[j]) ** 2).sum(1), y))
+        return out
+
     def score(self, **kw):
         p = self.p
         ds, ys, folds, bh = [], [], [], []
@@ -111,11 +121,22 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="runs/probe")
     ap.add_argument("--cache", default="runs/sigcache")
     ap.add_argument("--rows", default="", help="comma-separated row numbers (default: all)")
+    ap.add_argument("--transfer", action="store_true",
+                    help="instead: heads fitted on BHSig 1-40 alone, scored on all 21 sign_data signers (never seen)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     maps = {f"s{sc:g}": np.load(P.extract(Path(args.data), Path(args.out), (80, 160), sc, args.cache))
             for sc in (0.8, 1.0, 1.4)}
     views = Views(P.Probe(maps))
+    if args.transfer:
+        print("| head, fitted on BHSig 1-40 alone | sign_data, all 21 (never seen) | BHSig 41-50 |")
+        print("|---|---|---|")
+        for name, kw in (("PCA view alone (the model before)", dict(alpha=1.0, pull=0, bh_weight=1.0)),
+                         ("two views, weight 0.5, pull 0.3", dict(alpha=0.5, pull=0.3, bh_weight=1.0)),
+                         ("two views, weight 0.5, pull 1", dict(alpha=0.5, pull=1.0, bh_weight=1.0))):
+            sd, bh = views.transfer(**kw)
+            print(f"| {name} | {100 * sd:.2f} % | {100 * bh:.2f} % |", flush=True)
+        return 0
     keep = {int(r) for r in args.rows.split(",") if r}
     print("| head | sign_data, held-out folds pooled (per fold) | BHSig 41-50 (mean over folds) |")
     print("|---|---|---|")
