@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import sys
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -71,15 +70,12 @@ def extract(data: Path, out: Path, canvas: tuple[int, int], scale: float, cache:
 
 
 def signet_pairs(w, f, writers):
-    i, j, y = [], [], []
-    for wr in writers:
-        g, fo = np.flatnonzero((w == wr) & ~f), np.flatnonzero((w == wr) & f)
-        for a, b in combinations(g, 2):
-            i.append(a), j.append(b), y.append(True)
-        for a in g:
-            for b in fo:
-                i.append(a), j.append(b), y.append(False)
-    return np.array(i), np.array(j), np.array(y)
+    """SigNet's per-writer pairs of ``writers`` as index arrays (i, j, same) into ``w`` / ``f``."""
+    from siamnet.signatures.collections import signet_pair_indices
+
+    rows = np.flatnonzero(np.isin(w, list(writers)))
+    i, j, y = signet_pair_indices(w[rows], f[rows])
+    return rows[i], rows[j], y
 
 
 def eer(d, y):

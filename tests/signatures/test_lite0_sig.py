@@ -217,7 +217,8 @@ def test_two_identical_views_mix_into_the_one_view_distances():
 def test_the_learned_view_learns_to_tell_forgeries_apart():
     """Genuine signatures of a writer vary along directions the PCA favours; forgeries differ along
     a weak one.  The learned view moves towards that direction: the EER of the writer pairs falls."""
-    from siamnet.signatures.head import learn_view, writer_pairs
+    from siamnet.signatures.collections import signet_pair_indices
+    from siamnet.signatures.head import learn_view
     from siamnet.evaluate.verification import equal_error_rate, roc_curve
 
     rng = np.random.default_rng(0)
@@ -237,7 +238,7 @@ def test_the_learned_view_learns_to_tell_forgeries_apart():
     init = vt[:8]  # 8 leading axes: the tell's axis barely in them
     learned = learn_view(x, writers, forged, init, pull=0.01, steps=200, lr=1e-2)
     assert learned.shape == init.shape and not torch.allclose(learned, init)
-    i, j, y = writer_pairs(writers, forged)
+    i, j, y = signet_pair_indices(writers, forged)
 
     def eer(m):
         e = torch.nn.functional.normalize(x @ m.T, dim=1).numpy()

@@ -99,16 +99,27 @@ def cached_canvases(coll: Collection, kind, cache_dir: str | Path) -> np.ndarray
     return arr
 
 
+def signet_pair_indices(writers: np.ndarray, forged: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SigNet's per-writer protocol over labelled items as index arrays (i, j, same): for each
+    writer, every genuine–genuine pair (same) and every genuine–skilled-forgery pair (not)."""
+    writers, forged = np.asarray(writers), np.asarray(forged, bool)
+    i, j, y = [], [], []
+    for w in np.unique(writers):
+        g = np.flatnonzero((writers == w) & ~forged)
+        f = np.flatnonzero((writers == w) & forged)
+        for a, b in combinations(g, 2):
+            i.append(a), j.append(b), y.append(True)
+        for a in g:
+            for b in f:
+                i.append(a), j.append(b), y.append(False)
+    return np.array(i, np.int64), np.array(j, np.int64), np.array(y, bool)
+
+
 def signet_pairs(coll: Collection) -> list[tuple[int, int, int]]:
     """SigNet's per-writer protocol as (i, j, same) index triples into ``coll``: for each writer,
     every genuine–genuine pair (1) and every genuine–skilled-forgery pair (0)."""
-    out = []
-    for w in np.unique(coll.writers):
-        g = np.flatnonzero((coll.writers == w) & ~coll.forged)
-        f = np.flatnonzero((coll.writers == w) & coll.forged)
-        out += [(int(a), int(b), 1) for a, b in combinations(g, 2)]
-        out += [(int(a), int(b), 0) for a in g for b in f]
-    return out
+    i, j, y = signet_pair_indices(coll.writers, coll.forged)
+    return [(int(a), int(b), int(s)) for a, b, s in zip(i, j, y)]
 
 
 def random_forgery_pairs(coll: Collection, per_writer: int | None = None, seed: int = 0) -> list[tuple[int, int, int]]:

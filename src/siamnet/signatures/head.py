@@ -17,25 +17,11 @@ of steps, deterministic for a given seed.
 
 from __future__ import annotations
 
-from itertools import combinations
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def writer_pairs(writers: np.ndarray, forged: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """SigNet's per-writer pairs of a labelled set: (i, j, same) index arrays."""
-    i, j, y = [], [], []
-    for w in np.unique(writers):
-        g = np.flatnonzero((writers == w) & ~forged)
-        f = np.flatnonzero((writers == w) & forged)
-        for a, b in combinations(g, 2):
-            i.append(a), j.append(b), y.append(True)
-        for a in g:
-            for b in f:
-                i.append(a), j.append(b), y.append(False)
-    return np.array(i, np.int64), np.array(j, np.int64), np.array(y, bool)
+from .collections import signet_pair_indices
 
 
 def learn_view(x: torch.Tensor, writers: np.ndarray, forged: np.ndarray, init: torch.Tensor,
@@ -53,7 +39,7 @@ def learn_view(x: torch.Tensor, writers: np.ndarray, forged: np.ndarray, init: t
     groups = np.zeros(len(writers), np.int64) if groups is None else np.asarray(groups)
     if len(x) != len(writers) or len(forged) != len(writers) or len(groups) != len(writers):
         raise ValueError(f"{len(x)} vectors but {len(writers)} writers, {len(forged)} forged flags, {len(groups)} groups")
-    i, j, y = writer_pairs(writers, forged)
+    i, j, y = signet_pair_indices(writers, forged)
     if len(y) == 0 or y.all() or not y.any():
         raise ValueError("learn_view needs writers with at least two genuine signatures and a skilled forgery")
     g = groups[i]

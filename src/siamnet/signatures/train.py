@@ -55,8 +55,8 @@ from ..data.augment import KochAffine, StrokeWidth
 from ..data.forgeries import ForgerySampler
 from ..evaluate.verification import best_accuracy_threshold, equal_error_rate, roc_curve, auc
 from ..kinds.signature import SignatureKind
-from .collections import cached_canvases, read_bhsig, read_sign_data, signet_pairs
-from .head import learn_view, writer_pairs
+from .collections import cached_canvases, read_bhsig, read_sign_data, signet_pair_indices, signet_pairs
+from .head import learn_view
 from .verify import RULES, enrolment_trials
 
 OBJECTIVES = ("triplet-batch-hard", "triplet-semi-hard", "triplet-batch-all", "contrastive", "pair",
@@ -479,9 +479,8 @@ def fit_views(args, encoder, device, x_train, w_train, f_train, x_val, val_pairs
                 e_val = F.normalize(encoder.head(val_pooled), dim=1)
             encoder.train(was)
             rows = np.flatnonzero(np.isin(sd_w, held))
-            pairs = [(rows[a], rows[b], same) for a, b, same in
-                     signet_pairs_of(sd_w[rows], sd_f[rows])]
-            same = np.array([p[2] for p in pairs], bool)
+            i, j, same = signet_pair_indices(sd_w[rows], sd_f[rows])
+            pairs = list(zip(rows[i].tolist(), rows[j].tolist(), same.tolist()))
             d = pair_scores(e_sd, pairs)
             d_all.append(d), y_all.append(same)
             fold_eer, _ = eer_of(d, same)
@@ -501,12 +500,6 @@ def fit_views(args, encoder, device, x_train, w_train, f_train, x_val, val_pairs
     fit(np.ones(len(w_train), bool))  # the model: every training image
     print(f"views fitted in {time.perf_counter() - t0:.0f} s", flush=True)
     return cv
-
-
-def signet_pairs_of(writers: np.ndarray, forged: np.ndarray):
-    """SigNet's per-writer pairs as (i, j, same) over positions in ``writers``."""
-    i, j, y = writer_pairs(writers, forged)
-    return list(zip(i.tolist(), j.tolist(), y.tolist()))
 
 
 def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds, seen, cv=None):
