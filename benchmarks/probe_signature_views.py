@@ -36,24 +36,25 @@ def l2(x):
 
 class Views:
     def __init__(self, probe: P.Probe):
-        parts = [(s, 8, g) for s in ("s0.8", "s1", "s1.4") for g in (P.G, P.Q)]
         self.p = probe
-        self.fb = [probe.pooled(s, "bh", b, g) for s, b, g in parts]
-        self.fs = [probe.pooled(s, "sd", b, g) for s, b, g in parts]
+        self.parts = {t: [(s, t, g) for s in ("s0.8", "s1", "s1.4") for g in (P.G, P.Q)] for t in (8, 5, 11)}
         self.trb = np.isin(probe.bw, range(1, 41))
 
-    def prep(self, ts):
-        """Centre and scale each part on the fit images (BHSig 1-40 + sign_data rows ``ts``)."""
+    def prep(self, ts, taps=()):
+        """Centre and scale each part on the fit images (BHSig 1-40 + sign_data rows ``ts``): block 8's
+        parts, then those of the tapped blocks (``LiteSig(taps=...)``'s order)."""
+        parts = [q for t in (8, *taps) for q in self.parts[t]]
         xb, xs = [], []
-        for fb, fs in zip(self.fb, self.fs):
+        for fb, fs in ((self.p.pooled(s, "bh", b, g), self.p.pooled(s, "sd", b, g)) for s, b, g in parts):
             fit = np.concatenate([fb[self.trb], fs[ts]])
             mu = fit.mean(0)
             r = np.sqrt(((fit - mu) ** 2).sum(1).mean())
             xb.append((fb - mu) / r), xs.append((fs - mu) / r)
         return np.concatenate(xb, 1), np.concatenate(xs, 1)
 
-    def head(self, train_sd, alpha, pull, bh_weight, steps=300, learn=True):
-        """alpha: the PCA view's weight (1: the PCA head alone; 0: the learned view alone)."""
+    def head(self, train_sd, alpha, pull, bh_weight, steps=300, learn=True, taps=()):
+        """alpha: the PCA view's weight (1: the PCA head alone; 0: the learned view alone); taps: blocks
+        whose parts the learned view reads too (it starts at the PCA map of them all)."""
         p = self.p
         ts = np.isin(p.sw, train_sd)
         xb, xs = self.prep(ts)
@@ -62,6 +63,11 @@ class Views:
         v = vt[:128].T
         views_b, views_s = [l2(xb @ v)], [l2(xs @ v)]
         if alpha < 1 and learn:
+            if taps:
+                xb, xs = self.prep(ts, taps)
+                fit = np.concatenate([xb[self.trb], xs[ts]])
+                _, _, vt = np.linalg.svd(fit, full_matrices=False)
+                v = vt[:128].T
             wr = np.r_[p.bw[self.trb], 1000 + p.sw[ts]]
             fo = np.r_[p.bf[self.trb], p.sf[ts]]
             gr = np.r_[np.zeros(self.trb.sum(), int), np.ones(ts.sum(), int)]
@@ -106,12 +112,22 @@ ROWS = [
     ("learned view alone (pull 1, BHSig weight 1)", dict(alpha=0.0, pull=1.0, bh_weight=1.0)),
     ("learned view alone (pull 1, BHSig weight 0.2)", dict(alpha=0.0, pull=1.0, bh_weight=0.2)),
     ("learned view alone (pull 1, BHSig weight 0)", dict(alpha=0.0, pull=1.0, bh_weight=0.0)),
-    ("two views, weight 0.5, pull 0.3, BHSig weight 0.2 (**bundled**)", dict(alpha=0.5, pull=0.3, bh_weight=0.2)),
+    ("two views, weight 0.5, pull 0.3, BHSig weight 0.2 (bundled at stop 20)", dict(alpha=0.5, pull=0.3, bh_weight=0.2)),
     ("two views, weight 0.5, pull 1, BHSig weight 0.2", dict(alpha=0.5, pull=1.0, bh_weight=0.2)),
     ("two views, weight 0.5, pull 0.3, BHSig weight 1", dict(alpha=0.5, pull=0.3, bh_weight=1.0)),
     ("two views, weight 0.5, pull 0.1, BHSig weight 0.2", dict(alpha=0.5, pull=0.1, bh_weight=0.2)),
     ("two views, PCA weight 0.6 (learned 0.4), pull 0.3, BHSig weight 0.2", dict(alpha=0.6, pull=0.3, bh_weight=0.2)),
     ("two views, PCA weight 0.4 (learned 0.6), pull 0.3, BHSig weight 0.2", dict(alpha=0.4, pull=0.3, bh_weight=0.2)),
+    # the learned view also reads earlier / later blocks (stop 21)
+    ("two views, learned view + block 5 (**bundled since stop 21**)", dict(alpha=0.5, pull=0.3, bh_weight=0.2, taps=(5,))),
+    ("two views, learned view + block 11", dict(alpha=0.5, pull=0.3, bh_weight=0.2, taps=(11,))),
+    ("two views, learned view + blocks 5 and 11", dict(alpha=0.5, pull=0.3, bh_weight=0.2, taps=(5, 11))),
+    ("two views, learned view + block 5, pull 0.1", dict(alpha=0.5, pull=0.1, bh_weight=0.2, taps=(5,))),
+    ("two views, learned view + block 5, pull 0.03", dict(alpha=0.5, pull=0.03, bh_weight=0.2, taps=(5,))),
+    ("two views, learned view + block 5, pull 1", dict(alpha=0.5, pull=1.0, bh_weight=0.2, taps=(5,))),
+    ("two views, learned view + block 5, 600 steps", dict(alpha=0.5, pull=0.3, bh_weight=0.2, steps=600, taps=(5,))),
+    ("two views, learned view + block 5, BHSig weight 1", dict(alpha=0.5, pull=0.3, bh_weight=1.0, taps=(5,))),
+    ("two views, learned view + block 5, PCA weight 0.4", dict(alpha=0.4, pull=0.3, bh_weight=0.2, taps=(5,))),
 ]
 
 
@@ -133,7 +149,9 @@ def main(argv=None) -> int:
         print("|---|---|---|")
         for name, kw in (("PCA view alone (the model before)", dict(alpha=1.0, pull=0, bh_weight=1.0)),
                          ("two views, weight 0.5, pull 0.3", dict(alpha=0.5, pull=0.3, bh_weight=1.0)),
-                         ("two views, weight 0.5, pull 1", dict(alpha=0.5, pull=1.0, bh_weight=1.0))):
+                         ("two views, weight 0.5, pull 1", dict(alpha=0.5, pull=1.0, bh_weight=1.0)),
+                         ("two views, learned view + block 5, pull 0.3", dict(alpha=0.5, pull=0.3, bh_weight=1.0, taps=(5,))),
+                         ("two views, learned view + block 5, pull 0.1", dict(alpha=0.5, pull=0.1, bh_weight=1.0, taps=(5,)))):
             sd, bh = views.transfer(**kw)
             print(f"| {name} | {100 * sd:.2f} % | {100 * bh:.2f} % |", flush=True)
         return 0

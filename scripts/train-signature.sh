@@ -2,6 +2,7 @@
 # The bundled `signature` model, and the side-by-side comparisons it was chosen by.
 #
 #   scripts/train-signature.sh model          # the bundled model: src/siamnet/models/bundled/signature.*
+#   scripts/train-signature.sh views          # the bundled model of stop 20 (two views, no block-5 tap)
 #   scripts/train-signature.sh pca            # the bundled model before (the PCA view alone, sign_data never seen)
 #   scripts/train-signature.sh centre         # the bundled model before (one scale, global average, centred)
 #   scripts/train-signature.sh probe          # the frozen-feature head probes of docs/signatures.md (table)
@@ -25,12 +26,19 @@ case "${1:-model}" in
     # compare-lite0); the canvas at scales 0.8, 1 and 1.4 through the trunk, each map pooled globally and over a
     # 2x2 grid; two views of that pyramid, each L2-normalised and weighed 0.5: the training images' principal
     # axes and a linear map learned on the training writers' SigNet pairs (BHSig 1-40 and all 21 sign_data
-    # signers), merged by PCA into 128 numbers; sign_data's figure by 3-fold cross-validation over its signers;
-    # the centroid rule for K references (docs/signatures.md)
+    # signers), merged by PCA into 128 numbers; the learned view also reads block 5 (the end of stage 2, pooled
+    # the same way: --taps 5); sign_data's figure by 3-fold cross-validation over its signers; the centroid rule
+    # for K references (docs/signatures.md)
+    "$PY" -m siamnet.signatures.train --data "$DATA" $LITE --freeze 8 --head-init pca --scales 0.8,1,1.4 \
+      --grids 1x1,2x2 --taps 5 --rule centroid --epochs 0 --sign-data-train 49-69 --learned-view 0.5 \
+      --view-pull 0.3 --view-bhsig-weight 0.2 --view-steps 300 --sign-data-cv 3 \
+      --out "${OUT:-src/siamnet/models/bundled/signature}" --log "${OUT:-runs/signature/model}.jsonl" ;;
+  views)
+    # the bundled model of stop 20 (commit 3119e6a): the same two views, the learned one of block 8's parts only
     "$PY" -m siamnet.signatures.train --data "$DATA" $LITE --freeze 8 --head-init pca --scales 0.8,1,1.4 \
       --grids 1x1,2x2 --rule centroid --epochs 0 --sign-data-train 49-69 --learned-view 0.5 --view-pull 0.3 \
       --view-bhsig-weight 0.2 --view-steps 300 --sign-data-cv 3 \
-      --out "${OUT:-src/siamnet/models/bundled/signature}" --log "${OUT:-runs/signature/model}.jsonl" ;;
+      --out "${OUT:-runs/signature/views/signature}" --log "${OUT:-runs/signature/views}.jsonl" ;;
   pca)
     # the bundled model before (commit 87913cb): the PCA view alone, fitted on BHSig writers 1-40; sign_data never seen
     "$PY" -m siamnet.signatures.train --data "$DATA" $LITE --freeze 8 --head-init pca --scales 0.8,1,1.4 \

@@ -79,6 +79,31 @@ def test_the_default_pyramid_is_one_global_average_and_others_pool_every_scale_a
         LiteSig(scales=[0.0])
 
 
+def test_a_tapped_block_is_pooled_after_the_last_blocks_parts_and_the_pca_map_can_leave_it_out():
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 32, 64)
+    base = LiteSig(input_size=32, width=64, blocks=8, scales=[1, 1.4]).eval()
+    tap = LiteSig(input_size=32, width=64, blocks=8, scales=[1, 1.4], taps=[5]).eval()
+    tap.load_state_dict({k: v for k, v in base.state_dict().items() if not k.startswith("fc.")}, strict=False)
+    assert tap.part_sizes() == [80, 80, 40, 40] and tap.fc.in_features == 240 and tap.base_size() == 160
+    with torch.no_grad():
+        p = tap.pooled(x)
+        assert torch.allclose(p[:, :160], base.pooled(x), atol=1e-6)  # the last block's parts unchanged
+        assert torch.allclose(p[:, 160:200], base.trunk(x, 0, 5).mean((2, 3)), atol=1e-6)  # block 5, scale 1
+        big = torch.nn.functional.interpolate(x, scale_factor=1.4, mode="bilinear", align_corners=False)
+        assert torch.allclose(p[:, 200:240], base.trunk(big, 0, 5).mean((2, 3)), atol=1e-6)
+    gen = torch.Generator().manual_seed(0)
+    feats = torch.randn(300, 240, generator=gen, dtype=torch.float64)
+    w, mean = tap.pca_map(feats, taps=False)
+    assert (w[:, 160:] == 0).all() and (w[:, :160].norm(dim=1) > 0).all()
+    assert torch.allclose(mean, feats.mean(0))
+    w_all, _ = tap.pca_map(feats)
+    assert (w_all[:, 160:].norm(dim=1) > 0).any()
+    for bad in ([8], [0], [5, 5]):
+        with pytest.raises(ValueError):
+            LiteSig(blocks=8, taps=bad)
+
+
 def test_the_pca_head_centres_weighs_parts_alike_and_keeps_the_leading_axes():
     enc = LiteSig(input_size=32, width=64, blocks=8, grids=[[1, 1], [2, 2]]).eval()  # parts of 80 and 320
     gen = torch.Generator().manual_seed(0)

@@ -182,6 +182,11 @@ class LiteSig(Encoder):
     parts are concatenated (scale-major, then grid, then cell, channels innermost) before the
     linear head.  :meth:`fit_pca` makes that head a fixed linear map fitted on training images.
 
+    ``taps`` (default none) adds earlier blocks' maps to the pyramid: each tapped block's output
+    (a block before ``blocks``, met on the way there, so nearly free) is pooled over the same scales
+    and grids, and those parts follow the last block's (tap-major, then scale, grid, cell).  The
+    bundled model taps block 5 (the end of stage 2, 40 channels at stride 8: finer strokes).
+
     ``views`` (default 1) makes the head several linear maps of the same pooled vector, each
     L2-normalised and weighted by √``view_weights``[i] (the squared distance of their concatenation is
     the weighted sum of the views' distances), merged into ``embedding_dim`` numbers by one more
@@ -197,7 +202,7 @@ class LiteSig(Encoder):
     def __init__(self, in_channels: int = 1, input_size: int = 80, embedding_dim: int = 128,
                  normalize: bool = True, width: int = 160, blocks: int = 8, dropout: float = 0.0,
                  scales: list[float] | None = None, grids: list[list[int]] | None = None,
-                 views: int = 1, view_weights: list[float] | None = None):
+                 views: int = 1, view_weights: list[float] | None = None, taps: list[int] | None = None):
         super().__init__(in_channels, input_size, embedding_dim, normalize)
         from .efficientnet import LITE0_STAGES, lite0_blocks
 
@@ -211,19 +216,32 @@ class LiteSig(Encoder):
         self.grids = [(int(g[0]), int(g[1])) for g in (grids or [[1, 1]])]
         if any(v <= 0 for v in self.scales) or any(min(g) < 1 for g in self.grids):
             raise ValueError(f"scales must be > 0 and grids at least 1x1, not {self.scales} / {self.grids}")
+        self.taps = sorted(int(t) for t in (taps or []))
+        if any(not 1 <= t < blocks for t in self.taps) or len(set(self.taps)) != len(self.taps):
+            raise ValueError(f"taps must be distinct blocks 1..{blocks - 1} (before the last, {blocks}), not {taps}")
         self.drop = nn.Dropout(dropout)
         self.views = int(views)
         weights = [1.0 / self.views] * self.views if view_weights is None else [float(v) for v in view_weights]
         if self.views < 1 or len(weights) != self.views or any(v < 0 for v in weights) or sum(weights) <= 0:
             raise ValueError(f"views must be >= 1 with as many non-negative view_weights, not {views} / {view_weights}")
         self.view_weights = weights
-        self.fc = nn.Linear(self._blocks[-1]._bn2.num_features * self.parts_per_channel(), embedding_dim * self.views)
+        self.fc = nn.Linear(sum(self.part_sizes()), embedding_dim * self.views)
         if self.views > 1:
             self.mix = nn.Linear(embedding_dim * self.views, embedding_dim)
 
     def parts_per_channel(self) -> int:
-        """How many pooled cells each channel contributes: len(scales) × Σ gh·gw."""
+        """How many pooled cells each channel of one tapped map contributes: len(scales) × Σ gh·gw."""
         return len(self.scales) * sum(gh * gw for gh, gw in self.grids)
+
+    def part_sizes(self) -> list[int]:
+        """The length of each part (one block, scale and grid) of the pooled vector, in its order:
+        the last block's parts, then each tap's."""
+        return [self._blocks[b - 1]._bn2.num_features * gh * gw
+                for b in [self.blocks] + self.taps for _ in self.scales for gh, gw in self.grids]
+
+    def base_size(self) -> int:
+        """How many leading numbers of the pooled vector come from the last block (the rest: taps)."""
+        return self._blocks[-1]._bn2.num_features * self.parts_per_channel()
 
     def load_imagenet(self, path=None) -> None:
         from .efficientnet import load_lite0_imagenet
@@ -276,8 +294,7 @@ class LiteSig(Encoder):
         over the images of the centred part (one scale and grid) it belongs to."""
         x = pooled.double()
         mean = x.mean(0)
-        c = self._blocks[-1]._bn2.num_features
-        sizes = [c * gh * gw for _ in self.scales for gh, gw in self.grids]
+        sizes = self.part_sizes()
         rms = torch.cat([part.pow(2).sum(1).mean().sqrt().clamp_min(1e-12).expand(n)
                          for part, n in zip((x - mean).split(sizes, 1), sizes)])
         return mean, rms
@@ -289,25 +306,32 @@ class LiteSig(Encoder):
         self.fc.weight[i * d:(i + 1) * d] = weight.float()
         self.fc.bias[i * d:(i + 1) * d] = -(weight.double() @ mean.double()).float()
 
-    @torch.no_grad()
-    def fit_pca(self, pooled: torch.Tensor) -> None:
-        """Make the head the fixed linear map fitted on ``pooled`` (N × fc.in_features, the
-        :meth:`pooled` vectors of the training images): subtract their mean, divide each part (one
-        scale and grid) by its RMS norm over the images, so that every part weighs alike, and project
-        onto the ``embedding_dim`` leading principal axes (fewer images or features than that: the
-        remaining rows of the map are zero).  With the final L2 norm, encodings compare the
-        directions of those projections (a centred, balanced, PCA-reduced pyramid)."""
+    def pca_map(self, pooled: torch.Tensor, taps: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """The PCA map fitted on ``pooled`` (N × fc.in_features, the :meth:`pooled` vectors of the
+        training images) → (weight D × F, mean F), the map being x ↦ weight·(x − mean): subtract
+        their mean, divide each part by its RMS norm over the images, so that every part weighs
+        alike, and project onto the ``embedding_dim`` leading principal axes (fewer images or
+        features than that: the remaining rows are zero).  ``taps`` False: the map reads the last
+        block's parts only (its columns for the tapped blocks are zero)."""
         x = pooled.double()
         if x.ndim != 2 or x.shape[1] != self.fc.in_features or len(x) < 2:
             raise ValueError(f"need the pooled vectors ({self.fc.in_features} numbers) of at least 2 images, "
                              f"not {tuple(x.shape)}")
         mean, rms = self.part_scale(x)
-        z = x - mean
-        _, _, vt = torch.linalg.svd(z / rms, full_matrices=False)
+        n = x.shape[1] if taps else self.base_size()
+        _, _, vt = torch.linalg.svd(((x - mean) / rms)[:, :n], full_matrices=False)
         r = min(self.embedding_dim, vt.shape[0])
         w = torch.zeros(self.embedding_dim, x.shape[1], dtype=torch.float64)
-        w[:r] = vt[:r] / rms
-        # every view starts as this map (a learned view moves away from it); then the mix
+        w[:r, :n] = vt[:r] / rms[:n]
+        return w, mean
+
+    @torch.no_grad()
+    def fit_pca(self, pooled: torch.Tensor, taps: bool = True) -> None:
+        """Make the head the fixed linear map :meth:`pca_map` fits on ``pooled``.  With the final
+        L2 norm, encodings compare the directions of those projections (a centred, balanced,
+        PCA-reduced pyramid).  Every view starts as this map (a learned view moves away from it);
+        then the mix is fitted."""
+        w, mean = self.pca_map(pooled, taps)
         self.fc.weight.copy_(w.float().repeat(self.views, 1))
         self.fc.bias.copy_(-(w @ mean).float().repeat(self.views))
         if self.views > 1:
@@ -343,11 +367,17 @@ class LiteSig(Encoder):
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         """The canvas → the pooled vector the head maps (every scale through the trunk, pooled)."""
-        out = []
+        out, tapped = [], {t: [] for t in self.taps}
         for s in self.scales:
-            xs = x if s == 1.0 else F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False,
-                                                  antialias=s < 1.0)
-            out.append(self.pool(self.trunk(xs)))
+            y = x if s == 1.0 else F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False,
+                                                 antialias=s < 1.0)
+            start = 0
+            for t in self.taps:  # (ascending: each tap is met on the way to the last block)
+                y = self.trunk(y, start, t)
+                tapped[t].append(self.pool(y))
+                start = t
+            out.append(self.pool(self.trunk(y, start)))
+        out += [p for t in self.taps for p in tapped[t]]
         return out[0] if len(out) == 1 else torch.cat(out, 1)
 
     def head(self, y: torch.Tensor) -> torch.Tensor:

