@@ -290,6 +290,9 @@ def git_state(repo: Path) -> tuple[str, bool]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # the source's commit, read before anything is written: the card may be written into the tree
+    # itself (the bundled model), which would make it look dirty at the end
+    source = git_state(Path(__file__).resolve().parents[3])
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
@@ -446,7 +449,7 @@ def main(argv=None) -> int:
     if args.out:
         write_model(args, kind, encoder_args, best, history, (x_val, val_pairs, val_same, val.writers, val.forged),
                     (x_sd, sd_pairs, sd_same),
-                    train_seconds, seen, cv)
+                    train_seconds, seen, cv, source)
     return 0
 
 
@@ -513,7 +516,7 @@ def fit_views(args, encoder, device, x_train, w_train, f_train, x_val, val_pairs
     return cv
 
 
-def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds, seen, cv=None):
+def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds, seen, cv=None, source=("", False)):
     """6. calibrate the kept epoch on the validation writers and write NAME.safetensors + NAME.json."""
     from safetensors.torch import save_file
 
@@ -553,8 +556,7 @@ def write_model(args, kind, encoder_args, best, history, val, sd, train_seconds,
     if head_state is not None:
         tensors.update({f"head.{k}": v.contiguous() for k, v in head_state.items()})
     save_file(tensors, str(out.with_suffix(".safetensors")))
-    repo = Path(__file__).resolve().parents[3]
-    commit, clean = git_state(repo)
+    commit, clean = source  # (git_state at the start of the run)
     card = {
         "format": "siamnet-model/2",
         "name": out.name,
