@@ -85,6 +85,7 @@ def box_diff(a: list, b: list) -> float:
 def main(argv=None) -> int:
     if argv is None and sys.argv[1:2] == ["--worker"]:
         return worker()
+    sys.stdout.reconfigure(line_buffering=True)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sequences", type=Path,
                    default=Path(os.environ.get("SIAMNET_DATA", "../shared/datasets")) / "tracking")
@@ -95,6 +96,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
     p.add_argument("--rounds", type=int, default=1, help="each round runs A B B A per sequence")
     p.add_argument("--json", type=Path, help="write every run's fps and the differences here")
+    p.add_argument("--verbose", action="store_true", help="print every run as it ends")
     args = p.parse_args(argv)
     names = args.only.split(",") if args.only else sorted(d.name for d in args.sequences.iterdir()
                                                            if (d / "img").is_dir())
@@ -123,6 +125,9 @@ def main(argv=None) -> int:
                             loads.append(r["load"])
                             out["runs"].append({"threads": threads, "round": rnd, "seq": n, "tree": label,
                                                 "fps": r["fps"], "load": r["load"]})
+                            if args.verbose:
+                                print(f"  {threads} thread(s) {n} {label}: {r['fps']:.1f} fps, load {r['load']:.2f}",
+                                      flush=True)
                 print(f"\n{threads} thread(s), {args.rounds} round(s) of A B B A, load average "
                       f"{min(loads):.2f}-{max(loads):.2f}")
                 print(f"{'sequence':<20} {'frames':>6} {'A fps':>14} {'B fps':>14} {'B/A':>5} "
