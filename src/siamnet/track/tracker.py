@@ -146,9 +146,9 @@ class Tracker:
     def _compile(self, encoder: nn.Module, side: int | None = None):
         """The search encoder as a frozen TorchScript graph optimised for inference: every conv
         (batch norms folded) a oneDNN convolution on prepacked weights in oneDNN's blocked
-        layout, with its ReLU6 fused in place (``torch.jit.optimize_for_inference``).  About
+        layout, its ReLU6 applied in place there (``torch.jit.optimize_for_inference``).  About
         1.9× faster per 255-px crop on a CPU at one thread than the plain frozen channels-last
-        trace (14-16 against 27-32 ms), 3.5× faster than eager mode; outputs equal to ~5e-6
+        trace (14-16 against 27-32 ms), 2.4× faster than eager mode; outputs equal to ~5e-6
         (float noise).  Run twice here on a probe of the search size, so that the first frame
         does not pay oneDNN's one-off setup (~90 ms)."""
         if next(encoder.parameters()).device.type != "cpu":
