@@ -93,9 +93,9 @@ def add_commands(sub) -> None:
     p.add_argument("--out", help="write the annotated track (.mp4, .avi or .gif)")
     p.add_argument("--picture", help="write sampled frames with their boxes on one image (.png/.jpg)")
     p.add_argument("--threads", type=int, default=0,
-                   help="torch threads (default 0: torch's default, every core; on an idle 2-core CPU 2 threads "
-                        "tracked at 39 fps, 1 thread at 23-28 fps, but on a CPU busy with other jobs 1 thread "
-                        "was 8x faster than 2: give --threads 1 there)")
+                   help="torch threads (default 0: torch's default, every core; on the shared 2-core CPU 1 thread "
+                        "tracked at 35-43 fps, 2 threads at 42-62 fps while the other core was free, but on a CPU "
+                        "busy with other jobs 2 threads collapse to ~2 fps: give --threads 1 there)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_track)
 

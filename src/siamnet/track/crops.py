@@ -36,11 +36,14 @@ def crop(frame: np.ndarray, cx: float, cy: float, side: float, out: int, fill=No
                           borderMode=cv2.BORDER_CONSTANT, borderValue=border)
 
 
-def to_tensor(crops):
-    """uint8 (H, W, 3) crops → float tensor (N, 3, H, W), 0..255."""
+def to_tensor(crops, channels_last: bool = False):
+    """uint8 (H, W, 3) crops → float tensor (N, 3, H, W), 0..255; with ``channels_last`` in
+    channels-last memory layout, which is the crops' own (N, H, W, 3): no transposing copy."""
     import torch
 
     arr = np.stack(crops) if isinstance(crops, (list, tuple)) else crops
     if arr.ndim == 3:
         arr = arr[None]
+    if channels_last:
+        return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2))).float()

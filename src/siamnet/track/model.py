@@ -17,12 +17,29 @@ import torch.nn.functional as F
 def xcorr(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Cross-correlate each exemplar map z[i] (C, k, k) over its search map x[i] (C, H, W)
     → (N, 1, H−k+1, W−k+1), as one grouped convolution.  A single exemplar (1, C, k, k) is
-    slid over every search map (the scales of one frame)."""
+    slid over every search map (the scales of one frame; the tracker's case) by
+    :func:`_xcorr_one`."""
     n, c, h, w = x.shape
-    if z.shape[0] == 1 and n > 1:
-        return F.conv2d(x, z)
+    if z.shape[0] == 1:
+        return _xcorr_one(z, x)
     out = F.conv2d(x.reshape(1, n * c, h, w), z, groups=n)
     return out.reshape(n, 1, out.shape[-2], out.shape[-1])
+
+
+def _xcorr_one(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """One exemplar (1, C, k, k) over every search map (N, C, H, W) as a matrix product and a
+    strided sum: G = Zᵀ·X over the channels, (N, k·k, H·W), gives each kernel cell's response at
+    every position, and out[y, x] = Σ_ij G[ij, (y + i)·W + (x + j)] reads G along its diagonals
+    (one ``as_strided`` view).  The same sums as ``F.conv2d(x, z)`` in another order (float
+    noise, ~1e-6 relative), about 7× faster on a CPU at one thread for 128 channels, 8×8 over
+    32×32 cells (0.3 against 2.0 ms: docs/tracking.md, "Speed engineering")."""
+    n, c, h, w = x.shape
+    kh, kw = z.shape[-2:]
+    oh, ow = h - kh + 1, w - kw + 1
+    g = torch.matmul(z.reshape(c, kh * kw).t(), x.reshape(n, c, h * w)).contiguous()  # (N, kh·kw, H·W)
+    hw = h * w
+    diag = g.as_strided((n, kh, kw, oh, ow), (kh * kw * hw, kw * hw + w, hw + 1, w, 1))
+    return diag.sum((1, 2)).unsqueeze(1)
 
 
 class SiamFC(nn.Module):

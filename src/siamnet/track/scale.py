@@ -27,10 +27,26 @@ import math
 import numpy as np
 
 
+_CELLS: dict = {}  # (S, hc, wc, cell) -> each pixel's (sample, cell) index, for the histogram's bincount
+
+
+def _cell_index(S: int, hc: int, wc: int, cell: int) -> np.ndarray:
+    key = (S, hc, wc, cell)
+    if key not in _CELLS:
+        if len(_CELLS) > 16:
+            _CELLS.clear()
+        cy, cx = np.arange(hc * cell) // cell, np.arange(wc * cell) // cell
+        _CELLS[key] = (np.arange(S)[:, None, None] * hc + cy[None, :, None]) * wc + cx[None, None, :]
+    return _CELLS[key]
+
+
 def _hog(patches: np.ndarray, cell: int = 4, bins: int = 9) -> np.ndarray:
     """(S, H, W) grayscale 0..1 → (S, D): per 4×4 cell, an unsigned 9-bin gradient-orientation
     histogram (magnitude-weighted, linear between bins, contrast-normalised) and the cell's mean
-    intensity."""
+    intensity.  The orientation is torch's float32 ``atan2`` (vectorised: 8× faster than numpy's
+    here; the two differ by at most one unit in the last place on some pixels)."""
+    import torch
+
     S, H, W = patches.shape
     hc, wc = H // cell, W // cell
     p = patches[:, :hc * cell, :wc * cell]
@@ -39,13 +55,12 @@ def _hog(patches: np.ndarray, cell: int = 4, bins: int = 9) -> np.ndarray:
     gx[:, :, 1:-1] = p[:, :, 2:] - p[:, :, :-2]
     gy[:, 1:-1, :] = p[:, 2:, :] - p[:, :-2, :]
     mag = np.sqrt(gx * gx + gy * gy)
-    ori = np.mod(np.arctan2(gy, gx), np.pi) * (bins / np.pi)  # 0..bins
+    ori = np.mod(torch.atan2(torch.from_numpy(gy), torch.from_numpy(gx)).numpy(), np.pi) * (bins / np.pi)  # 0..bins
     lo = np.floor(ori).astype(np.int64)
     frac = ori - lo
     lo %= bins
     # the cell of every pixel, then one bincount over (sample, cell, bin)
-    cy, cx = np.arange(hc * cell) // cell, np.arange(wc * cell) // cell
-    cells = (np.arange(S)[:, None, None] * hc + cy[None, :, None]) * wc + cx[None, None, :]
+    cells = _cell_index(S, hc, wc, cell)
     n = S * hc * wc * bins
     hist = (np.bincount((cells * bins + lo).ravel(), (mag * (1 - frac)).ravel(), n)
             + np.bincount((cells * bins + (lo + 1) % bins).ravel(), (mag * frac).ravel(), n))
@@ -92,11 +107,14 @@ class ScaleFilter:
         return x
 
     def _samples(self, gray: np.ndarray, center, size) -> np.ndarray:
-        """The 33 scale samples as features (S, D).  One crop around the target covering the
-        largest sample (enlarged once for a target smaller than the model size), then each
-        model pixel of each sample is the mean of the crop over its footprint, read from
-        cumulative sums: area sampling at every scale alike, in one OpenCV call or two (66
-        small resizes a frame wake OpenCV's thread pool, which fights torch's on a 2-core CPU)."""
+        """The 33 scale samples as features (S, D): :meth:`_area`'s patches described by
+        :func:`_hog`, weighted by the Hann window over the scales."""
+        return _hog(self._area(gray, center, size), self.cell) * self.window[:, None]
+
+    def _footprints(self, gray: np.ndarray, center, size):
+        """One crop around the target covering the largest sample (enlarged once for a target
+        smaller than the model size) and every model pixel's footprint in it: the crop (H, W),
+        the column edges (lo, hi) (S, mw) and the row edges (S, mh), in crop pixels, clipped to it."""
         import cv2
 
         mw, mh = self.model_size
@@ -114,30 +132,40 @@ class ScaleFilter:
         dv = f * (h * sy / mh)
         u = W / 2 + (np.arange(mw)[None] + 0.5 - mw / 2) * du  # (S, mw) footprint centres
         v = H / 2 + (np.arange(mh)[None] + 0.5 - mh / 2) * dv
-        S = self.n
-        # along x: every row's means over every sample's column footprints → (H, S, mw)
-        cx = np.concatenate([np.zeros((H, 1)), np.cumsum(patch, 1, dtype=np.float64)], 1)
-        lo, hi = np.clip(u - du / 2, 0, W), np.clip(u + du / 2, 0, W)
+        return (patch, (np.clip(u - du / 2, 0, W), np.clip(u + du / 2, 0, W)),
+                (np.clip(v - dv / 2, 0, H), np.clip(v + dv / 2, 0, H)))
+
+    def _area(self, gray: np.ndarray, center, size) -> np.ndarray:
+        """The S scale samples (S, mh, mw), float32: each model pixel is the mean of the crop
+        over its footprint (:meth:`_footprints`), read from cumulative sums: area sampling at
+        every scale alike, in one OpenCV call or two (66 small resizes a frame wake OpenCV's
+        thread pool, which fights torch's on a 2-core CPU).  Whole rows are gathered (the x pass
+        on the transposed crop, the y pass by one ``take``): the same arithmetic as reading
+        columns, 22 % faster (docs/tracking.md, "Speed engineering")."""
+        patch, (lo, hi), (vlo, vhi) = self._footprints(gray, center, size)
+        H, W = patch.shape
+        S, mw = lo.shape
+        # along x: cumulative sums of the transposed crop (W + 1, H), read at every sample's
+        # column edges → (S·mw, H)
+        cx = np.zeros((W + 1, H))
+        np.cumsum(patch.T, 0, dtype=np.float64, out=cx[1:])
+        lo, hi = lo.ravel(), hi.ravel()
         i0, i1, a = _interp_cum(W + 1, lo)
         j0, j1, b = _interp_cum(W + 1, hi)
-        at_lo = cx[:, i0] + (cx[:, i1] - cx[:, i0]) * a
-        at_hi = cx[:, j0] + (cx[:, j1] - cx[:, j0]) * b
-        cols = (at_hi - at_lo) / np.maximum(hi - lo, 1e-6)
-        # along y: each sample's own rows → (S, mh, mw)
-        cy = np.concatenate([np.zeros((1, S, mw)), np.cumsum(cols, 0)], 0)  # (H+1, S, mw)
-        lo, hi = np.clip(v - dv / 2, 0, H), np.clip(v + dv / 2, 0, H)  # (S, mh)
-        i0, i1, a = _interp_cum(H + 1, lo)
-        j0, j1, b = _interp_cum(H + 1, hi)
-        k = np.arange(S)[:, None, None]
-        m = np.arange(mw)[None, None, :]
-
-        def rows(i):
-            return cy[i[:, :, None], k, m]
-
-        at_lo = rows(i0) + (rows(i1) - rows(i0)) * a[:, :, None]
-        at_hi = rows(j0) + (rows(j1) - rows(j0)) * b[:, :, None]
-        out = ((at_hi - at_lo) / np.maximum(hi - lo, 1e-6)[:, :, None]).astype(np.float32)
-        return _hog(out, self.cell) * self.window[:, None]
+        c = cx[np.concatenate([i0, i1, j0, j1])].reshape(4, S * mw, H)
+        at_lo = c[0] + (c[1] - c[0]) * a[:, None]
+        at_hi = c[2] + (c[3] - c[2]) * b[:, None]
+        cols = (at_hi - at_lo) / np.maximum(hi - lo, 1e-6)[:, None]
+        # along y: cumulative sums (H + 1, S·mw), each sample's own rows → (S, mh, mw)
+        cy = np.zeros((H + 1, S * mw))
+        np.cumsum(cols.T, 0, out=cy[1:])
+        i0, i1, a = _interp_cum(H + 1, vlo)
+        j0, j1, b = _interp_cum(H + 1, vhi)
+        col = np.arange(S)[:, None, None] * mw + np.arange(mw)[None, None, :]
+        g = np.take(cy, np.stack([i0, i1, j0, j1])[:, :, :, None] * (S * mw) + col)  # (4, S, mh, mw)
+        at_lo = g[0] + (g[1] - g[0]) * a[:, :, None]
+        at_hi = g[2] + (g[3] - g[2]) * b[:, :, None]
+        return ((at_hi - at_lo) / np.maximum(vhi - vlo, 1e-6)[:, :, None]).astype(np.float32)
 
     def _learn(self, gray, center, size, rate: float) -> None:
         xf = np.fft.fft(self._features(gray, center, size), axis=0)  # (n, D) over the scales

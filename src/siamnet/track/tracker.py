@@ -144,8 +144,13 @@ class Tracker:
         self._encoder = self._compile(self.net.encoder)
 
     def _compile(self, encoder: nn.Module, side: int | None = None):
-        """The search encoder as a frozen TorchScript graph in channels-last layout (oneDNN fuses
-        conv + activation): about 1.8× faster per frame on a CPU than eager mode, same outputs."""
+        """The search encoder as a frozen TorchScript graph optimised for inference: every conv
+        (batch norms folded) a oneDNN convolution on prepacked weights in oneDNN's blocked
+        layout, its ReLU6 applied in place there (``torch.jit.optimize_for_inference``).  About
+        1.9× faster per 255-px crop on a CPU at one thread than the plain frozen channels-last
+        trace (14-16 against 27-32 ms), 2.4× faster than eager mode; outputs equal to ~5e-6
+        (float noise).  Run twice here on a probe of the search size, so that the first frame
+        does not pay oneDNN's one-off setup (~90 ms)."""
         if next(encoder.parameters()).device.type != "cpu":
             return encoder
         side = side or self.settings["search"]
@@ -153,7 +158,14 @@ class Tracker:
             with torch.inference_mode():
                 cl = encoder.to(memory_format=torch.channels_last)
                 probe = torch.zeros(1, 3, side, side).to(memory_format=torch.channels_last)
-                return torch.jit.freeze(torch.jit.trace(cl, probe, check_trace=False))
+                frozen = torch.jit.freeze(torch.jit.trace(cl, probe, check_trace=False))
+                try:
+                    fast = torch.jit.optimize_for_inference(frozen)
+                    for _ in range(2):
+                        fast(probe)
+                    return fast
+                except Exception:  # noqa: BLE001 - a build without oneDNN: the frozen trace still works
+                    return frozen
         except Exception:  # noqa: BLE001 - an unusual build without TorchScript: eager mode still works
             return encoder
 
@@ -217,7 +229,7 @@ class Tracker:
         xs = [crop(frame, c[0], c[1], s_x / g, s["search"], self.fill) for g in gains]
         with torch.inference_mode():
             self.kernels = self.net.template(to_tensor(zs))  # (S, C, k, k)
-            feat = self._encoder(to_tensor(xs).contiguous(memory_format=torch.channels_last)).contiguous()
+            feat = self._encoder(to_tensor(xs, channels_last=True)).contiguous()
             r = (xcorr(self.kernels, feat) * self.net.scale + self.net.bias)[:, 0].numpy()
         self._scale_refs = np.maximum([self._prominence(m) for m in r], 1e-6)
 
@@ -237,14 +249,14 @@ class Tracker:
             gains = list(self._gains())
             xs = [crop(frame, self.center[0], self.center[1], side * g, search_px, self.fill) for g in gains]
             with torch.inference_mode():
-                feat = self._encoder(to_tensor(xs).contiguous(memory_format=torch.channels_last)).contiguous()
+                feat = self._encoder(to_tensor(xs, channels_last=True)).contiguous()
                 r = (xcorr(self.kernel, feat) * self.net.scale + self.net.bias)[:, 0].numpy()
             maps = list(r)
             self._feats = [feat[i:i + 1] for i in range(len(maps))]
         elif s.get("scale_mode") == "exemplar" and half:  # one encoder pass, one kernel per scale
             x = crop(frame, self.center[0], self.center[1], side, search_px, self.fill)
             with torch.inference_mode():
-                feat = self._encoder(to_tensor(x).contiguous(memory_format=torch.channels_last)).contiguous()
+                feat = self._encoder(to_tensor(x, channels_last=True)).contiguous()
                 r = (F.conv2d(feat, self.kernels) * self.net.scale + self.net.bias)[0].numpy()
             maps, gains = list(r), list(self._gains())
             self._feats = [feat] * len(maps)
@@ -257,12 +269,18 @@ class Tracker:
         best = int(np.argmax(penalised))
         return maps, gains, best, float(prom[best]), side, search_px
 
-    def _window(self, n: int) -> np.ndarray:
+    def _window(self, n: int, weight: float | None = None) -> np.ndarray:
+        """The n×n Hann window (float32, sum 1), or ``weight`` × it (both kept per n and weight)."""
         if n not in self._windows:
             h = np.hanning(n)
             win = np.outer(h, h)
             self._windows[n] = (win / win.sum()).astype(np.float32)
-        return self._windows[n]
+        if weight is None:
+            return self._windows[n]
+        key = (n, float(weight))
+        if key not in self._windows:
+            self._windows[key] = weight * self._windows[n]
+        return self._windows[key]
 
     def _feature_scales(self, frame, side, search_px, half):
         """One encoder pass; the scales taken by resizing the feature map by 1/g."""
@@ -270,7 +288,7 @@ class Tracker:
         k = s["kernel"]
         x = crop(frame, self.center[0], self.center[1], side, search_px, self.fill)
         with torch.inference_mode():
-            feat = self._encoder(to_tensor(x).contiguous(memory_format=torch.channels_last)).contiguous()
+            feat = self._encoder(to_tensor(x, channels_last=True)).contiguous()
             n0 = feat.shape[-1]
             gains, maps, self._feats = [], [], []
             for i in range(-half, half + 1):
@@ -303,15 +321,13 @@ class Tracker:
                     self._encoder_z = self._compile(self.net.encoder, s["exemplar"])
                 s_z = context_size(self.size[0], self.size[1], s["context"])
                 z = crop(frame, self.center[0], self.center[1], s_z, s["exemplar"], self.fill)
-                f = self._encoder_z(to_tensor(z).contiguous(memory_format=torch.channels_last)).contiguous()
+                f = self._encoder_z(to_tensor(z, channels_last=True)).contiguous()
                 k, h = s["kernel"], f.shape[-1]
                 o = (h - k) // 2
                 new = f[..., o:o + k, o:o + k]
             eta, lam = float(s["update_rate"]), float(s["update_anchor"])
             self.kernel_t = (1 - eta) * self.kernel_t + eta * new
-            # channels-last like frame 0's kernel (a slice of the traced encoder's output): the
-            # correlation with it is ~1 ms faster a frame at one thread than with a contiguous one
-            self.kernel = (lam * self.kernel0 + (1 - lam) * self.kernel_t).contiguous(memory_format=torch.channels_last)
+            self.kernel = (lam * self.kernel0 + (1 - lam) * self.kernel_t).contiguous()
         self.updates += 1
 
     def _fuse_dcf(self, r: np.ndarray, feat: torch.Tensor) -> np.ndarray:
@@ -349,10 +365,12 @@ class Tracker:
             r, dcf_used = self._fuse_dcf(r, self._feats[best]), True
         U = R * up
         ru = cv2.resize(r, (U, U), interpolation=cv2.INTER_CUBIC)
-        ru = ru - ru.min()
-        ru = ru / max(float(ru.sum()), 1e-12)
         wi = s["lost_window_influence"] if self.lost else s["window_influence"]
-        ru = (1 - wi) * ru + wi * self._window(U)
+        # (ru − min) / Σ, then (1 − wi)·ru + wi·window, in place (the same operations, no copies)
+        ru -= ru.min()
+        ru /= max(float(ru.sum()), 1e-12)
+        ru *= 1 - wi
+        ru += self._window(U, wi)
         py, px = np.unravel_index(int(np.argmax(ru)), ru.shape)
         pos = (np.array([px, py]) + 0.5) / up - 0.5  # in response cells
         d = pos - (R - 1) / 2
