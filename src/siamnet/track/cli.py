@@ -92,10 +92,10 @@ def add_commands(sub) -> None:
     p.add_argument("--init", required=True, help="x,y,w,h of the target in the first frame (pixels)")
     p.add_argument("--out", help="write the annotated track (.mp4, .avi or .gif)")
     p.add_argument("--picture", help="write sampled frames with their boxes on one image (.png/.jpg)")
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch threads (default 0: torch's default, every core; on the shared 2-core CPU 1 thread "
-                        "tracked at 35-43 fps, 2 threads at 42-62 fps while the other core was free, but on a CPU "
-                        "busy with other jobs 2 threads collapse to ~2 fps: give --threads 1 there)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1; 0: torch's default, every core). On the 2-core CPU, Crossing: "
+                        "1 thread 32-42 fps, 2 threads 38-50 while the other core was free but 12-21 while another "
+                        "job held it (1 thread then: 40); one thread is the default that holds up")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_track)
 
@@ -106,8 +106,8 @@ def add_commands(sub) -> None:
     e.add_argument("--sequences", required=True, help="folder of OTB-style sequences (or one sequence)")
     e.add_argument("--only", help="comma-separated sequence names")
     e.add_argument("--plot", help="write the success and precision plots (.png)")
-    e.add_argument("--threads", type=int, default=0, help="torch threads (default 0: torch's default, every "
-                   "core; --threads 1 on a CPU busy with other jobs)")
+    e.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as for track; 0: torch's "
+                   "default, every core)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_track_eval)
 
