@@ -26,7 +26,7 @@ def test_bundled_card_is_a_calibrated_track_model(tracker):
     assert card["format"] == "siamnet-model/2" and card["kind"] == "track"
     assert 0 < card["threshold"] < 1 and card["threshold_source"]
     assert card["seed"] == 0 and card["command"].startswith("python -m siamnet.track.train")
-    assert card["input"]["exemplar"] == 127 and card["input"]["search"] == 255
+    assert card["input"]["exemplar"] == 127 and card["input"]["search"] == 287
     assert card["metrics"]["validation"]["trackers"]
 
 
