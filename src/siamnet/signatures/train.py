@@ -465,11 +465,13 @@ def fit_views(args, encoder, device, x_train, w_train, f_train, x_val, val_pairs
     def fit(keep: np.ndarray):
         p, wr, fo, gr = pooled[keep], w_train[keep], f_train[keep], groups[keep]
         # view 0: the PCA map (of the last block's parts only, unless --pca-taps); view 1 starts as
-        # the PCA map of the whole pyramid, taps included, and is learned from there
+        # the PCA map of the whole pyramid, taps included (view 0's own map where that is the same),
+        # and is learned from there
         w0, mean = encoder.pca_map(p, taps=args.pca_taps)
         encoder.set_view(0, w0, mean)
+        w_all = w0 if args.pca_taps or not encoder.taps else encoder.pca_map(p)[0]
         _, rms = encoder.part_scale(p)
-        init = encoder.pca_map(p)[0] * rms if encoder.taps else w0 * rms  # (in the scaled coordinates)
+        init = w_all * rms  # (in the scaled coordinates learn_view works in)
         learned = learn_view(((p.double() - mean) / rms).float(), wr, fo, init.float(), gr,
                              {0: args.view_bhsig_weight, 1: 1.0}, pull=args.view_pull, steps=args.view_steps,
                              seed=args.seed)
