@@ -19,10 +19,12 @@ $PY -m siamnet.track.train --data "$DATA/tracking" --photos "$DATA/celeba_faces_
     --max-minutes 12 --device "$DEVICE" --out runs/track/scratch
 # 3. the inference settings (a 287-px search region, chosen on the training sequences' TRE at stop 21; the size
 #    from the DSST scale filter, the template update, the online DCF fused with SiamFC's response;
-#    docs/tracking.md), the lost-confidence τ and the
+#    a sudden drop of confidence to 0.6 × its recent median is a loss too, stop 22, chosen on the
+#    training sequences' TRE and the occlusion benchmark; docs/tracking.md), the lost-confidence τ and the
 #    validation figures (tracker, its no-τ run, the from-scratch φ, CSRT, KCF on the same decoded frames), into the card
 $PY -m siamnet.track.calibrate --model src/siamnet/models/bundled/tracker --data "$DATA/tracking" \
     --input search=287 --input scale_mode=dsst --input dsst_scales=33 --input dsst_step=1.02 --input dsst_lr=0.01 \
     --input update=features --input update_rate=0.05 --input update_anchor=0.5 --input update_min_confidence=0.3 \
     --input dcf_weight=0.1 --input dcf_lr=0.02 --input dcf_lambda=0.1 --input dcf_sigma=1.0 --input dcf_min_confidence=0.3 \
+    --input lost_ratio=0.6 --input lost_history=10 --input lost_decay=0.97 \
     --compare runs/track/scratch --threads 1 --write

@@ -49,6 +49,32 @@ def test_below_tau_the_box_stays_and_the_search_widens(tracker):
     assert t.lost and t._search(frames[-1])[5] == t.settings["lost_search"]
 
 
+def test_a_sudden_drop_is_a_loss_and_the_target_is_taken_back_when_it_returns(tracker):
+    frames, gt = moving_square(n=30)
+    gone, _ = moving_square(n=30, vanish_from=16)
+    frames = frames[:16] + gone[16:22] + frames[22:]  # hidden for frames 16-21, then back on its path
+    tau = 0.05  # τ alone never fires here: the drop rule has to
+    plain = type(tracker)(tracker.net, {**tracker.settings, "lost_ratio": 0.0}, tau, tracker.card)
+    assert not any(plain.track(frames, tuple(gt[0])).lost)
+    t = type(tracker)(tracker.net, {**tracker.settings, "lost_ratio": 0.6, "lost_decay": 0.97}, tau, tracker.card)
+    res = t.track(frames, tuple(gt[0]))
+    assert not any(res.lost[:16]) and all(res.lost[16:22]), (res.lost, res.confidence)
+    assert all(b == res.boxes[15] for b in res.boxes[16:22])  # the box waits where the target was
+    assert not any(res.lost[24:]), res.lost  # found again
+    assert iou(np.array(res.boxes[24:]), gt[24:]).min() > 0.5
+
+
+def test_the_drop_rules_reference_shrinks_while_lost_down_to_tau(tracker):
+    t = type(tracker)(tracker.net, {**tracker.settings, "lost_ratio": 0.6, "lost_decay": 0.5}, 0.1, tracker.card)
+    frames, gt = moving_square(n=2)
+    t.init(frames[0], tuple(gt[0]))
+    assert t._lost_bar() == 0.1  # fewer than three tracked frames: τ alone
+    t._recent.extend([0.8, 0.9, 1.0])
+    assert t._lost_bar() == pytest.approx(0.54)
+    t._recent_scale = 0.5 ** 3  # three frames lost
+    assert t._lost_bar() == 0.1
+
+
 def test_unknown_model_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="no such tracker"):
         load_tracker(tmp_path / "nothing")

@@ -42,6 +42,10 @@ KIND = "track"
 #: SiamFC alone); ``dcf_lr`` its update rate η, ``dcf_lambda`` its ridge λ (relative to the first
 #: frame's spectral energy), ``dcf_sigma`` its Gaussian label's width in cells, and
 #: ``dcf_min_confidence`` the confidence a frame needs for the filter to learn it.
+#: ``lost_ratio`` ρ: besides τ, a frame is also lost when its confidence falls below ρ × the median
+#: confidence of the last ``lost_history`` tracked frames (a sudden drop: an occluder, the target
+#: gone; 0: τ alone); while lost that reference shrinks by ``lost_decay`` a frame, so that a target
+#: whose look changed while hidden is taken back in the end.
 DEFAULT_INPUT = {
     "exemplar": 127, "search": 255, "context": 0.5, "stride": 8, "kernel": 8,
     "scale_num": 3, "scale_step": 1.0375, "scale_penalty": 0.9745, "scale_lr": 0.59,
@@ -50,6 +54,7 @@ DEFAULT_INPUT = {
     "update": "none", "update_rate": 0.01, "update_anchor": 0.5, "update_min_confidence": 0.5,
     "motion": 0.0,
     "dcf_weight": 0.0, "dcf_lr": 0.02, "dcf_lambda": 0.1, "dcf_sigma": 1.0, "dcf_min_confidence": 0.3,
+    "lost_ratio": 0.0, "lost_history": 10, "lost_decay": 0.9,
 }
 
 

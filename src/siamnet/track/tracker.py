@@ -22,7 +22,12 @@ relative to the target's own prominence on the first frame, clipped to 0..1: abo
 the target looks as it did, near 0.3 for background alone.  Below the card's τ the frame
 reports the target **lost**: the box stays where it was, and the next frames search a wider
 region (``lost_search`` pixels at the same scale, almost no window) until the target is found
-again with confidence ≥ τ.
+again with confidence ≥ τ.  With ``lost_ratio`` ρ > 0 (the card's ``input``) a *sudden drop* is a
+loss too: confidence below ρ × the median confidence of the last ``lost_history`` tracked frames
+(an occluder, or the target gone, drops it by half within a frame; a slow change of look moves
+the median with it).  The target is taken back when the confidence reaches that bar again; while
+lost the bar's reference shrinks by ``lost_decay`` a frame, down to τ, so that a target whose
+look changed while hidden is not refused for ever.
 
 The exemplar (``update``, the card's ``input``): ``"none"`` keeps frame 0's kernel k0 for the whole
 sequence; ``"features"`` cuts the target's own k×k cells out of the search features at the new peak
@@ -49,6 +54,7 @@ The confidence (and τ) stays SiamFC's own.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -195,6 +201,8 @@ class Tracker:
         self.kernel_t = self.kernel.clone()  # the running kernel (``update``)
         self.updates = 0
         self.lost = False
+        self._recent = deque(maxlen=max(int(s.get("lost_history", 10)), 1))  # tracked frames' confidences
+        self._recent_scale = 1.0  # the drop rule's reference shrinks by lost_decay a lost frame
         self.velocity = np.zeros(2)  # the last tracked frame's displacement (``motion``)
         self._scale_refs = None
         if s.get("scale_mode") == "exemplar":
@@ -344,6 +352,15 @@ class Tracker:
 
         return ((1 - beta) * unit(r) + beta * unit(rd)).astype(np.float32)
 
+    def _lost_bar(self) -> float | None:
+        """The confidence below which this frame is lost: τ, or (``lost_ratio`` ρ > 0, three tracked
+        frames seen) ρ × their recent median (× the decay while lost) when that is higher."""
+        tau = self.threshold
+        rho = float(self.settings.get("lost_ratio", 0.0))
+        if tau is None or rho <= 0 or len(self._recent) < 3:
+            return tau
+        return max(tau, rho * float(np.median(self._recent)) * self._recent_scale)
+
     def update(self, frame: np.ndarray) -> tuple[list, float, bool]:
         s = self.settings
         stride, up = s["stride"], s["response_up"]
@@ -376,12 +393,15 @@ class Tracker:
         d = pos - (R - 1) / 2
         disp = d * stride * g * side / search_px
 
-        tau = self.threshold
-        if tau is not None and conf < tau:
+        bar = self._lost_bar()
+        if bar is not None and conf < bar:
             self.lost = True  # keep the box; search wider next frame
             self.center, self.velocity = before, np.zeros(2)
+            self._recent_scale *= float(s.get("lost_decay", 0.9))
         else:
             self.lost = False
+            self._recent.append(conf)
+            self._recent_scale = 1.0
             W, H = self.frame_size
             self.center = np.clip(self.center + disp, [0, 0], [W, H])
             self.velocity = self.center - before
