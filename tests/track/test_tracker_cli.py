@@ -27,6 +27,7 @@ def test_bundled_card_is_a_calibrated_track_model(tracker):
     assert 0 < card["threshold"] < 1 and card["threshold_source"]
     assert card["seed"] == 0 and card["command"].startswith("python -m siamnet.track.train")
     assert card["input"]["exemplar"] == 127 and card["input"]["search"] == 287
+    assert card["input"]["lost_ratio"] == 0.6 and card["input"]["lost_decay"] == 0.97
     assert card["metrics"]["validation"]["trackers"]
 
 
