@@ -40,37 +40,40 @@ class Views:
         self.parts = {t: [(s, t, g) for s in ("s0.8", "s1", "s1.4") for g in (P.G, P.Q)] for t in (8, 5, 11)}
         self.trb = np.isin(probe.bw, range(1, 41))
 
-    def prep(self, ts, taps=()):
-        """Centre and scale each part on the fit images (BHSig 1-40 + sign_data rows ``ts``): block 8's
-        parts, then those of the tapped blocks (``LiteSig(taps=...)``'s order)."""
+    def prep(self, ts, taps=(), trb=None):
+        """Centre and scale each part on the fit images (BHSig rows ``trb``, default writers 1-40, +
+        sign_data rows ``ts``): block 8's parts, then those of the tapped blocks (``LiteSig(taps=...)``'s order)."""
+        trb = self.trb if trb is None else trb
         parts = [q for t in (8, *taps) for q in self.parts[t]]
         xb, xs = [], []
         for fb, fs in ((self.p.pooled(s, "bh", b, g), self.p.pooled(s, "sd", b, g)) for s, b, g in parts):
-            fit = np.concatenate([fb[self.trb], fs[ts]])
+            fit = np.concatenate([fb[trb], fs[ts]])
             mu = fit.mean(0)
             r = np.sqrt(((fit - mu) ** 2).sum(1).mean())
             xb.append((fb - mu) / r), xs.append((fs - mu) / r)
         return np.concatenate(xb, 1), np.concatenate(xs, 1)
 
-    def head(self, train_sd, alpha, pull, bh_weight, steps=300, learn=True, taps=()):
+    def head(self, train_sd, alpha, pull, bh_weight, steps=300, learn=True, taps=(), bhsig=True):
         """alpha: the PCA view's weight (1: the PCA head alone; 0: the learned view alone); taps: blocks
-        whose parts the learned view reads too (it starts at the PCA map of them all)."""
+        whose parts the learned view reads too (it starts at the PCA map of them all); bhsig False:
+        nothing of BHSig fitted (sign_data's ``train_sd`` signers alone)."""
         p = self.p
         ts = np.isin(p.sw, train_sd)
-        xb, xs = self.prep(ts)
-        fit = np.concatenate([xb[self.trb], xs[ts]])
+        trb = self.trb if bhsig else np.zeros_like(self.trb)
+        xb, xs = self.prep(ts, trb=trb)
+        fit = np.concatenate([xb[trb], xs[ts]])
         _, _, vt = np.linalg.svd(fit, full_matrices=False)
         v = vt[:128].T
         views_b, views_s = [l2(xb @ v)], [l2(xs @ v)]
         if alpha < 1 and learn:
             if taps:
-                xb, xs = self.prep(ts, taps)
-                fit = np.concatenate([xb[self.trb], xs[ts]])
+                xb, xs = self.prep(ts, taps, trb=trb)
+                fit = np.concatenate([xb[trb], xs[ts]])
                 _, _, vt = np.linalg.svd(fit, full_matrices=False)
                 v = vt[:128].T
-            wr = np.r_[p.bw[self.trb], 1000 + p.sw[ts]]
-            fo = np.r_[p.bf[self.trb], p.sf[ts]]
-            gr = np.r_[np.zeros(self.trb.sum(), int), np.ones(ts.sum(), int)]
+            wr = np.r_[p.bw[trb], 1000 + p.sw[ts]]
+            fo = np.r_[p.bf[trb], p.sf[ts]]
+            gr = np.r_[np.zeros(trb.sum(), int), np.ones(ts.sum(), int)]
             m = learn_view(torch.tensor(fit, dtype=torch.float32), wr, fo, torch.tensor(v.T, dtype=torch.float32),
                            gr, {0: bh_weight, 1: 1.0}, pull=pull, steps=steps).double().numpy().T
             views_b.append(l2(xb @ m)), views_s.append(l2(xs @ m))
@@ -79,7 +82,7 @@ class Views:
         w = np.sqrt([alpha, 1 - alpha])
         vb = np.concatenate([a * k for a, k in zip(views_b, w)], 1)
         vs = np.concatenate([a * k for a, k in zip(views_s, w)], 1)
-        fit = np.concatenate([vb[self.trb], vs[ts]])
+        fit = np.concatenate([vb[trb], vs[ts]])
         mu = fit.mean(0)
         _, _, vt = np.linalg.svd(fit - mu, full_matrices=False)
         return l2((vb - mu) @ vt[:128].T), l2((vs - mu) @ vt[:128].T)
@@ -93,6 +96,13 @@ class Views:
             i, j, y = P.signet_pairs(w, f, r)
             out.append(P.eer(((e[i] - e[j]) ** 2).sum(1), y))
         return out
+
+    def reverse(self, **kw):
+        """Nothing of BHSig fitted (all 21 sign_data signers alone): EER on BHSig 41-50, never seen."""
+        p = self.p
+        eb, _ = self.head(list(range(49, 70)), bhsig=False, **kw)
+        i, j, y = P.signet_pairs(p.bw, p.bf, range(41, 51))
+        return P.eer(((eb[i] - eb[j]) ** 2).sum(1), y)
 
     def score(self, **kw):
         p = self.p
@@ -139,6 +149,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", default="", help="comma-separated row numbers (default: all)")
     ap.add_argument("--transfer", action="store_true",
                     help="instead: heads fitted on BHSig 1-40 alone, scored on all 21 sign_data signers (never seen)")
+    ap.add_argument("--reverse", action="store_true",
+                    help="instead: heads fitted on the 21 sign_data signers alone, scored on BHSig 41-50 (never seen)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     maps = {f"s{sc:g}": np.load(P.extract(Path(args.data), Path(args.out), (80, 160), sc, args.cache))
@@ -154,6 +166,14 @@ def main(argv=None) -> int:
                          ("two views, learned view + block 5, pull 0.1", dict(alpha=0.5, pull=0.1, bh_weight=1.0, taps=(5,)))):
             sd, bh = views.transfer(**kw)
             print(f"| {name} | {100 * sd:.2f} % | {100 * bh:.2f} % |", flush=True)
+        return 0
+    if args.reverse:
+        print("| head, fitted on the 21 sign_data signers alone | BHSig 41-50 (never seen) |")
+        print("|---|---|")
+        for name, kw in (("PCA view alone", dict(alpha=1.0, pull=0, bh_weight=0.0)),
+                         ("two views, learned view + block 5, pull 0.3 (the bundled recipe)",
+                          dict(alpha=0.5, pull=0.3, bh_weight=0.0, taps=(5,)))):
+            print(f"| {name} | {100 * views.reverse(**kw):.2f} % |", flush=True)
         return 0
     keep = {int(r) for r in args.rows.split(",") if r}
     print("| head | sign_data, held-out folds pooled (per fold) | BHSig 41-50 (mean over folds) |")
