@@ -138,6 +138,10 @@ ROWS = [
     ("two views, learned view + block 5, 600 steps", dict(alpha=0.5, pull=0.3, bh_weight=0.2, steps=600, taps=(5,))),
     ("two views, learned view + block 5, BHSig weight 1", dict(alpha=0.5, pull=0.3, bh_weight=1.0, taps=(5,))),
     ("two views, learned view + block 5, PCA weight 0.4", dict(alpha=0.4, pull=0.3, bh_weight=0.2, taps=(5,))),
+    # towards the PCA view (stop 22; with --three: the in-collection / transfer trade)
+    ("two views, learned view + block 5, PCA weight 0.7", dict(alpha=0.7, pull=0.3, bh_weight=0.2, taps=(5,))),
+    ("two views, learned view + block 5, PCA weight 0.85", dict(alpha=0.85, pull=0.3, bh_weight=0.2, taps=(5,))),
+    ("two views, learned view + block 5, PCA weight 0.7, pull 1", dict(alpha=0.7, pull=1.0, bh_weight=0.2, taps=(5,))),
 ]
 
 
@@ -151,6 +155,8 @@ def main(argv=None) -> int:
                     help="instead: heads fitted on BHSig 1-40 alone, scored on all 21 sign_data signers (never seen)")
     ap.add_argument("--reverse", action="store_true",
                     help="instead: heads fitted on the 21 sign_data signers alone, scored on BHSig 41-50 (never seen)")
+    ap.add_argument("--three", action="store_true",
+                    help="for each row also the two transfer directions (Bengali alone -> Dutch, Dutch alone -> Bengali)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     maps = {f"s{sc:g}": np.load(P.extract(Path(args.data), Path(args.out), (80, 160), sc, args.cache))
@@ -176,14 +182,24 @@ def main(argv=None) -> int:
             print(f"| {name} | {100 * views.reverse(**kw):.2f} % |", flush=True)
         return 0
     keep = {int(r) for r in args.rows.split(",") if r}
-    print("| head | sign_data, held-out folds pooled (per fold) | BHSig 41-50 (mean over folds) |")
-    print("|---|---|---|")
+    if args.three:
+        print("| head | sign_data, held-out folds pooled (per fold) | BHSig 41-50 (mean over folds) "
+              "| Bengali alone → Dutch | Dutch alone → Bengali | mean of the three |")
+        print("|---|---|---|---|---|---|")
+    else:
+        print("| head | sign_data, held-out folds pooled (per fold) | BHSig 41-50 (mean over folds) |")
+        print("|---|---|---|")
     for n, (name, kw) in enumerate(ROWS):
         if keep and n not in keep:
             continue
         pooled, folds, bh = views.score(**kw)
-        print(f"| {name} | {100 * pooled:.2f} % ({' / '.join(f'{100 * f:.2f}' for f in folds)}) | {100 * bh:.2f} % |",
-              flush=True)
+        extra = ""
+        if args.three:  # the transfer checks as --transfer (BHSig weight 1) and --reverse (no BHSig) fit them
+            fw, _ = views.transfer(**{**kw, "bh_weight": 1.0})
+            rv = views.reverse(**{**kw, "bh_weight": 0.0})
+            extra = f" {100 * fw:.2f} % | {100 * rv:.2f} % | {100 * (pooled + fw + rv) / 3:.2f} % |"
+        print(f"| {name} | {100 * pooled:.2f} % ({' / '.join(f'{100 * f:.2f}' for f in folds)}) | {100 * bh:.2f} % |"
+              + extra, flush=True)
     return 0
 
 
