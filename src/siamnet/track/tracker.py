@@ -201,7 +201,7 @@ class Tracker:
         self.kernel_t = self.kernel.clone()  # the running kernel (``update``)
         self.updates = 0
         self.lost = False
-        self._recent = deque(maxlen=max(int(s.get("lost_history", 10)), 1))  # tracked frames' confidences
+        self._recent = deque(maxlen=max(int(s["lost_history"]), 1))  # tracked frames' confidences
         self._recent_scale = 1.0  # the drop rule's reference shrinks by lost_decay a lost frame
         self.velocity = np.zeros(2)  # the last tracked frame's displacement (``motion``)
         self._scale_refs = None
@@ -356,7 +356,7 @@ class Tracker:
         """The confidence below which this frame is lost: τ, or (``lost_ratio`` ρ > 0, three tracked
         frames seen) ρ × their recent median (× the decay while lost) when that is higher."""
         tau = self.threshold
-        rho = float(self.settings.get("lost_ratio", 0.0))
+        rho = float(self.settings["lost_ratio"])
         if tau is None or rho <= 0 or len(self._recent) < 3:
             return tau
         return max(tau, rho * float(np.median(self._recent)) * self._recent_scale)
@@ -397,7 +397,7 @@ class Tracker:
         if bar is not None and conf < bar:
             self.lost = True  # keep the box; search wider next frame
             self.center, self.velocity = before, np.zeros(2)
-            self._recent_scale *= float(s.get("lost_decay", 0.9))
+            self._recent_scale *= float(s["lost_decay"])
         else:
             self.lost = False
             self._recent.append(conf)
