@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     from siamnet.track import load_tracker
     from siamnet.track.evaluate import opencv_tracker
     from siamnet.track.frames import load_sequence
-    from siamnet.track.metrics import THRESHOLDS, iou, valid_frames
+    from siamnet.track.metrics import overall, score_sequence
     from siamnet.track.tracker import Tracker
 
     torch.set_num_threads(1)
@@ -107,23 +107,19 @@ def main(argv=None) -> int:
             f, g = occlude(frames, gt, t0, args.frames, args.margin, args.mode)
             events.append((n, t0, f, g))
 
-    def auc(ious):
-        return float(np.mean([(ious > t).mean() for t in THRESHOLDS])) if len(ious) else 0.0
-
     results = {}
     for name, run in runs.items():
-        after, every, hid, vis, per = [], [], [], [], {}
+        after, every, hid, vis = {}, {}, [], []
         for seq, t0, f, g in events:
             boxes, lost = run(f, tuple(g[0]))
-            idx = valid_frames(g)
-            u = iou(boxes[idx], g[idx])
-            every.append(u)
-            after.append(u[idx >= t0 + args.frames])
-            per[f"{seq}@{t0}"] = round(auc(u[idx >= t0 + args.frames]), 3)
+            key = f"{seq}@{t0}"
+            every[key] = score_sequence(boxes, g)
+            after[key] = score_sequence(boxes, g, t0 + args.frames - 1)  # the frames after the cover
             if lost is not None:
                 hid.append(lost[t0:t0 + args.frames])
                 vis.append(lost[1:t0])
-        r = {"auc_after": round(auc(np.concatenate(after)), 4), "auc": round(auc(np.concatenate(every)), 4),
+        per = {k: round(v["auc"], 3) for k, v in after.items()}
+        r = {"auc_after": round(overall(after)["auc"], 4), "auc": round(overall(every)["auc"], 4),
              "events": per}
         if hid:
             r["lost_hidden"] = round(float(np.concatenate(hid).mean()), 4)
