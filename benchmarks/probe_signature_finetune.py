@@ -36,6 +36,7 @@ import probe_signature_heads as P
 
 from siamnet.core.encoders import LiteSig
 from siamnet.signatures.collections import signet_pair_indices
+from siamnet.signatures.head import pair_weights
 
 SCALES = ("s0.8", "s1", "s1.4")
 FOLDS = [range(49, 56), range(56, 63), range(63, 70)]  # held-out sign_data signers
@@ -101,10 +102,6 @@ def imagenet_blocks(maps: Maps) -> torch.nn.Sequential:
     return blocks
 
 
-def l2(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
-
-
 def pool(m: torch.Tensor) -> list[torch.Tensor]:
     """(N, C, h, w) -> [global mean, 2 x 2 cell means (cell-major)], sliced as the probe (i*h//2)."""
     _, _, h, w = m.shape
@@ -158,17 +155,6 @@ def sample_batch(rng, maps: Maps, fit, fit_writers, writers: int, per: int) -> n
     return np.array(idx)
 
 
-def pair_weights(coll: np.ndarray, same: np.ndarray, bh: float) -> torch.Tensor:
-    """Each collection's same / different pairs get half its weight (BHSig ``bh``, sign_data 1)."""
-    wt = np.zeros(len(same))
-    for c, cw in ((0, bh), (1, 1.0)):
-        for cls in (True, False):
-            m = (coll == c) & (same == cls)
-            if m.any():
-                wt[m] = cw * 0.5 / m.sum()
-    return torch.tensor(wt / wt.sum(), dtype=torch.float32)
-
-
 @dataclass
 class FoldResult:
     d: np.ndarray  # held-out sign_data pair distances
@@ -192,7 +178,7 @@ def run_fold(fold: int, maps: Maps, blocks0: torch.nn.Module, args) -> FoldResul
     x0 = standardize(pr0, mus, rms).double()
     n8 = sum(p.shape[1] for p in pr0[:6])  # the block-8 parts' width
     _, _, vt = torch.linalg.svd(x0[fit, :n8], full_matrices=False)
-    view1 = l2((x0[:, :n8] @ vt[:DIM].T).numpy())  # the PCA view (block 8 only)
+    view1 = P.l2((x0[:, :n8] @ vt[:DIM].T).numpy())  # the PCA view (block 8 only)
     _, _, vt = torch.linalg.svd(x0[fit], full_matrices=False)
     w0 = vt[:DIM].float().clone()  # the learned view's start: PCA of all parts
 
@@ -216,7 +202,7 @@ def run_fold(fold: int, maps: Maps, blocks0: torch.nn.Module, args) -> FoldResul
         pr = parts(maps, idx, blocks if trunk else None)
         e = F.normalize(standardize(pr, mus, rms) @ wm.T, dim=1)
         i, j, y = signet_pair_indices(maps.writer[idx], maps.forged[idx])
-        wt = pair_weights(maps.coll[idx][i], y, args.bh)
+        wt = pair_weights(maps.coll[idx][i], y, {0: args.bh, 1: 1.0})
         d = (e[i] - e[j]).pow(2).sum(1)
         bce = F.binary_cross_entropy_with_logits(
             ab[0] + ab[1] * d, torch.tensor(y, dtype=torch.float32), reduction="none"
@@ -245,11 +231,11 @@ def run_fold(fold: int, maps: Maps, blocks0: torch.nn.Module, args) -> FoldResul
             for k in range(0, len(everything), CHUNK)
         ]
         pr = [torch.cat([q[n] for q in chunks]) for n in range(len(chunks[0]))]
-        view2 = l2((standardize(pr, mus, rms) @ wm.T).numpy())
+        view2 = P.l2((standardize(pr, mus, rms) @ wm.T).numpy())
     v = np.concatenate([view1 * np.sqrt(0.5), view2 * np.sqrt(0.5)], 1)
     mu = v[fit].mean(0)
     _, _, vt = np.linalg.svd(v[fit] - mu, full_matrices=False)
-    emb = l2((v - mu) @ vt[:DIM].T)
+    emb = P.l2((v - mu) @ vt[:DIM].T)
 
     nb = len(maps.bh_w)
     i, j, y = P.signet_pairs(maps.sd_w, maps.sd_f, held)

@@ -302,3 +302,15 @@ def test_a_two_view_model_with_sign_data_cross_validation_trains_and_loads(tmp_p
     with pytest.raises(SystemExit):  # a learned view is a head fitted once, not trained for epochs
         _train(root, tmp_path / "w" / "signature", tmp_path / "cache", "--epochs", "1", "--head-init", "pca",
                "--learned-view", "0.5")
+
+
+def test_pair_weights_give_each_group_its_weight_split_half_and_half_between_same_and_different():
+    from siamnet.signatures.head import pair_weights
+
+    groups = np.array([0, 0, 0, 0, 1, 1, 1])
+    same = np.array([True, False, False, False, True, True, False])
+    w = pair_weights(groups, same, {0: 0.2}).double().numpy()  # group 1 unnamed: weight 1
+    assert w.sum() == pytest.approx(1.0)
+    total = 0.2 + 1.0
+    assert w[0] == pytest.approx(0.1 / total) and w[1:4] == pytest.approx([0.1 / 3 / total] * 3)
+    assert w[4:6] == pytest.approx([0.25 / total] * 2) and w[6] == pytest.approx(0.5 / total)

@@ -24,6 +24,20 @@ import torch.nn.functional as F
 from .collections import signet_pair_indices
 
 
+def pair_weights(groups: np.ndarray, same: np.ndarray, group_weights: dict | None = None) -> torch.Tensor:
+    """Each pair's weight in the loss (summing to 1): the pairs of each group (``groups``, one per
+    pair) count ``group_weights[group]`` in all (1 for any not named), half for its "same" pairs and
+    half for its "different" ones, so neither a collection's size nor its class balance decides."""
+    same = np.asarray(same, bool)
+    w = np.zeros(len(same))
+    for grp in np.unique(groups):
+        for cls in (True, False):
+            m = (groups == grp) & (same == cls)
+            if m.any():
+                w[m] = (group_weights or {}).get(grp, 1.0) * 0.5 / m.sum()
+    return torch.tensor(w / w.sum(), dtype=torch.float32)
+
+
 def learn_view(x: torch.Tensor, writers: np.ndarray, forged: np.ndarray, init: torch.Tensor,
                groups: np.ndarray | None = None, group_weights: dict | None = None,
                pull: float = 0.3, steps: int = 300, lr: float = 1e-3, seed: int = 0) -> torch.Tensor:
@@ -42,14 +56,7 @@ def learn_view(x: torch.Tensor, writers: np.ndarray, forged: np.ndarray, init: t
     i, j, y = signet_pair_indices(writers, forged)
     if len(y) == 0 or y.all() or not y.any():
         raise ValueError("learn_view needs writers with at least two genuine signatures and a skilled forgery")
-    g = groups[i]
-    w = np.zeros(len(y))
-    for grp in np.unique(g):
-        for cls in (True, False):
-            m = (g == grp) & (y == cls)
-            if m.any():
-                w[m] = (group_weights or {}).get(grp, 1.0) * 0.5 / m.sum()
-    w = torch.tensor(w / w.sum(), dtype=torch.float32)
+    w = pair_weights(groups[i], y, group_weights)
     x = x.float()
     w0 = init.detach().float()
     W = w0.clone().requires_grad_(True)
